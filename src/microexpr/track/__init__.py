@@ -1,0 +1,1 @@
+"""Face tracking: the landmark model's asset, its adapter, and stable face ids across frames."""

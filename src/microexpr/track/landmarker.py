@@ -1,0 +1,127 @@
+"""Adapter around MediaPipe's Face Landmarker: RGB frames in, :class:`FaceObservation` lists out.
+
+The adapter is the only place that imports MediaPipe. It is a context manager, so the native graph is
+closed deterministically (MediaPipe's own ``__del__`` can fail at interpreter exit).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from microexpr.track.model import require_model
+from microexpr.types import N_BLENDSHAPES, N_LANDMARKS, FaceObservation
+
+Mode = Literal["video", "image"]
+
+
+class FaceLandmarker:
+    """Finds up to ``max_faces`` faces per frame and returns their landmarks, blendshapes and transforms.
+
+    Args:
+        model_path: the ``face_landmarker.task`` file; default the hash-checked one in the model folder.
+        max_faces: most faces returned per frame.
+        mode: "video" tracks between consecutive frames (timestamps must increase); "image" detects
+            every frame afresh (photos; slower, no temporal smoothing).
+        min_detection_confidence: detector threshold in [0, 1].
+        min_tracking_confidence: below this the video mode re-runs detection.
+    """
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        *,
+        max_faces: int = 1,
+        mode: Mode = "video",
+        min_detection_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.5,
+    ) -> None:
+        if max_faces < 1:
+            raise ValueError(f"max_faces must be at least 1, but got {max_faces}")
+        if mode not in ("video", "image"):
+            raise ValueError(f"mode must be 'video' or 'image', but got {mode!r}")
+        path = require_model(model_path)
+        os.environ.setdefault("GLOG_minloglevel", "2")  # quiet MediaPipe's C++ INFO lines in this process
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        self.mode = mode
+        self.max_faces = max_faces
+        self._last_ts_ms = -1
+        opts = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(path)),
+            running_mode=vision.RunningMode.VIDEO if mode == "video" else vision.RunningMode.IMAGE,
+            num_faces=max_faces,
+            min_face_detection_confidence=min_detection_confidence,
+            min_face_presence_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence,
+            output_face_blendshapes=True,
+            output_facial_transformation_matrixes=True,
+        )
+        self._lm = vision.FaceLandmarker.create_from_options(opts)
+
+    def __enter__(self) -> FaceLandmarker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._lm is not None:
+            self._lm.close()
+            self._lm = None
+
+    def detect(self, image: np.ndarray, t_s: float = 0.0) -> list[FaceObservation]:
+        """Faces in one frame.
+
+        Args:
+            image: (H, W, 3) uint8 RGB.
+            t_s: presentation time in seconds (video mode: must increase; equal or earlier times are nudged
+                forward by 1 ms, since MediaPipe refuses them).
+
+        Returns:
+            One observation per face (face_id -1: ids come from the tracker), in the model's order.
+        """
+        import mediapipe as mp
+
+        if self._lm is None:
+            raise RuntimeError("FaceLandmarker is closed")
+        h, w = image.shape[:2]
+        mp_image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
+        if self.mode == "video":
+            ts = int(round(t_s * 1000.0))
+            if ts <= self._last_ts_ms:
+                ts = self._last_ts_ms + 1
+            self._last_ts_ms = ts
+            result = self._lm.detect_for_video(mp_image, ts)
+        else:
+            result = self._lm.detect(mp_image)
+        return convert_result(result, w, h)
+
+
+def convert_result(result: object, width: int, height: int) -> list[FaceObservation]:
+    """MediaPipe's result object -> observations with landmarks in pixels."""
+    faces: list[FaceObservation] = []
+    scale = np.array([width, height, width], np.float32)
+    for i, lms in enumerate(result.face_landmarks):  # type: ignore[attr-defined]
+        pts = np.array([(p.x, p.y, p.z) for p in lms], np.float32)
+        if pts.shape != (N_LANDMARKS, 3):
+            continue
+        pts *= scale
+        bs = np.zeros(N_BLENDSHAPES, np.float32)
+        if result.face_blendshapes and i < len(result.face_blendshapes):  # type: ignore[attr-defined]
+            for c in result.face_blendshapes[i]:  # type: ignore[attr-defined]
+                if 0 <= c.index < N_BLENDSHAPES:
+                    bs[c.index] = c.score
+        mats = result.facial_transformation_matrixes  # type: ignore[attr-defined]
+        tf = np.asarray(mats[i], np.float32) if mats and i < len(mats) else np.eye(4, dtype=np.float32)
+        faces.append(FaceObservation(-1, pts, np.clip(bs, 0.0, 1.0), tf, 1.0))
+    return faces
+
+
+def detect_image(image: np.ndarray, *, max_faces: int = 1, model_path: Path | None = None) -> list[FaceObservation]:
+    """One-shot detection on a still image (image mode)."""
+    with FaceLandmarker(model_path, max_faces=max_faces, mode="image") as lm:
+        return lm.detect(image)
