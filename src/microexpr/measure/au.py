@@ -1,0 +1,183 @@
+"""FACS Action Unit intensities (0-5) and presence, from blendshapes and head-motion-free geometry.
+
+No offline AU model ships with any dependency, so each AU is derived from two channels, both measured
+relative to the subject's neutral face:
+
+* geometry: landmark features (:mod:`microexpr.measure.geometry`) after rigid alignment, as a change from
+  neutral in inter-ocular distances (IOD), scaled by the change that FACS intensity E (5) produces;
+* blendshapes: MediaPipe's scores above their neutral values, scaled by the score at intensity E.
+
+intensity = 5 * clip(w_geo * geo / geo_full + w_bs * bs / bs_full, 0, 1) with w_geo + w_bs = 1.
+Presence is ``intensity >= PRESENCE_THRESHOLD`` (FACS "A", trace). Each rule below says what it is
+computed from and the AUs it is known to be confused with; docs/aus.md shows the same table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from microexpr.facs import AU_CODES, BLENDSHAPE_INDEX
+from microexpr.measure.geometry import FEATURE_INDEX
+
+PRESENCE_THRESHOLD = 1.0
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0.0)
+
+
+class _D:
+    """Feature deltas from neutral, by name; ``d.x`` is the mean of the _R and _L versions of a sided feature."""
+
+    def __init__(self, delta: np.ndarray, neutral: np.ndarray) -> None:
+        self._d = delta
+        self._n = neutral
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name in FEATURE_INDEX:
+            return self._d[..., FEATURE_INDEX[name]]
+        return 0.5 * (self._d[..., FEATURE_INDEX[name + "_R"]] + self._d[..., FEATURE_INDEX[name + "_L"]])
+
+    def neutral(self, name: str) -> np.ndarray:
+        if name in FEATURE_INDEX:
+            return self._n[..., FEATURE_INDEX[name]]
+        return 0.5 * (self._n[..., FEATURE_INDEX[name + "_R"]] + self._n[..., FEATURE_INDEX[name + "_L"]])
+
+
+@dataclass(frozen=True)
+class AURule:
+    """How one AU is computed.
+
+    Attributes:
+        code: "AU01" ...
+        geo: deltas -> geometry score in IOD (>= 0).
+        geo_full: geometry score at intensity 5, IOD.
+        blendshapes: MediaPipe blendshape names averaged for the blendshape channel.
+        bs_full: blendshape score (above neutral) at intensity 5.
+        w_bs: weight of the blendshape channel (low where MediaPipe's blendshape barely responds).
+        source: what it is computed from, for the docs.
+        confusions: known confusions, for the docs.
+    """
+
+    code: str
+    geo: Callable[[_D], np.ndarray]
+    geo_full: float
+    blendshapes: tuple[str, ...]
+    bs_full: float
+    w_bs: float
+    source: str
+    confusions: str
+
+
+RULES: tuple[AURule, ...] = (
+    AURule("AU01", lambda d: _relu(d.brow_inner_raise), 0.12, ("browInnerUp",), 0.7, 0.3,
+           "inner-brow height above the inner eye corners; browInnerUp",
+           "AU02 (frontalis acts as a whole: a strong AU02 lifts the inner brow a little)"),
+    AURule("AU02", lambda d: _relu(d.brow_outer_raise - 0.3 * _relu(d.brow_inner_raise)), 0.12,
+           ("browOuterUpLeft", "browOuterUpRight"), 0.7, 0.3,
+           "outer-brow height above the outer eye corners, less a share of the inner-brow rise; browOuterUp",
+           "AU01; head pitch if the alignment is poor"),
+    AURule("AU04", lambda d: 0.5 * _relu(-d.brow_inner_raise) / 0.08 * 0.1 + 0.5 * _relu(-d.brow_gap) / 0.12 * 0.1,
+           0.1, ("browDownLeft", "browDownRight"), 0.6, 0.3,
+           "inner-brow lowering and the narrowing gap between the inner brows; browDown",
+           "AU09 (nose wrinkling pulls the inner brows down); eye squint"),
+    AURule("AU05", lambda d: _relu(d.upper_lid_raise), 0.05, ("eyeWideLeft", "eyeWideRight"), 0.6, 0.3,
+           "upper-lid height above the eye corners; eyeWide",
+           "AU01+AU02 (raised brows pull the lid skin); gaze up"),
+    AURule("AU06", lambda d: _relu(d.cheek_raise - 0.2 * _relu(d.corner_raise)), 0.08,
+           ("cheekSquintLeft", "cheekSquintRight"), 0.5, 0.1,
+           "cheek rise under the eyes (MediaPipe's cheekSquint barely responds, so geometry carries it)",
+           "AU12 (a strong smile lifts the cheeks); AU07"),
+    AURule("AU07", lambda d: _relu(d.lower_lid_raise - 0.5 * d.cheek_raise), 0.05,
+           ("eyeSquintLeft", "eyeSquintRight"), 0.6, 0.2,
+           "lower-lid rise not explained by a cheek rise; eyeSquint",
+           "AU06 (both narrow the eye from below); AU45 at the start of a blink"),
+    AURule("AU09", lambda d: _relu(d.nose_ala_raise - 0.3 * _relu(d.upper_lip_raise)), 0.06,
+           ("noseSneerLeft", "noseSneerRight"), 0.5, 0.1,
+           "nostril-wing rise not explained by the upper lip (noseSneer barely responds, geometry carries it)",
+           "AU10 (shares the levator muscles); AU04"),
+    AURule("AU10", lambda d: _relu(d.upper_lip_raise - 0.5 * _relu(d.nose_ala_raise)), 0.07,
+           ("mouthUpperUpLeft", "mouthUpperUpRight"), 0.6, 0.3,
+           "upper-lip rise, less a share of the nostril-wing rise; mouthUpperUp",
+           "AU09; AU25 (parting lips move the upper lip)"),
+    AURule("AU12", lambda d: _relu(d.corner_raise), 0.10, ("mouthSmileLeft", "mouthSmileRight"), 0.8, 0.4,
+           "lip-corner rise; mouthSmile",
+           "AU14 (both pull the corners back); AU06 co-occurs in felt smiles"),
+    AURule("AU14", lambda d: _relu(d.corner_lateral - 5.0 * _relu(-d.corner_raise)
+                                  - 1.0 * _relu(d.corner_raise - 0.02)), 0.05,
+           ("mouthDimpleLeft", "mouthDimpleRight"), 0.5, 0.1,
+           "lip corners drawn sideways without rising or falling (mouthDimple barely responds)",
+           "AU20 (sideways with lowering) and AU12 (sideways with rising): the vertical component decides"),
+    AURule("AU15", lambda d: _relu(-d.corner_raise), 0.08, ("mouthFrownLeft", "mouthFrownRight"), 0.6, 0.3,
+           "lip-corner fall; mouthFrown",
+           "AU17 (the chin boss pushes the lower lip, which can pull the corners); AU20"),
+    AURule("AU17", lambda d: 0.5 * _relu(d.chin_raise) + 0.5 * _relu(d.lower_lip_raise), 0.055,
+           ("mouthShrugLower",), 0.6, 0.3,
+           "chin and lower-lip rise; mouthShrugLower",
+           "AU23/AU24 (lip pressing); AU15"),
+    AURule("AU20", lambda d: _relu(d.corner_lateral - 2.0 * _relu(d.corner_raise)), 0.10,
+           ("mouthStretchLeft", "mouthStretchRight"), 0.6, 0.3,
+           "lip corners drawn sideways, damped when they rise; mouthStretch",
+           "AU14; AU12 (a wide smile also stretches); AU25+AU26 (an open mouth narrows)"),
+    AURule("AU23", lambda d: _relu(-d.lip_thickness - 0.5 * _relu(d.lip_gap)), 0.06,
+           ("mouthPressLeft", "mouthPressRight"), 0.6, 0.3,
+           "thinning of the red of the lips; mouthPress",
+           "AU24 (lip presser), AU28 (lip suck); AU17"),
+    AURule("AU25", lambda d: _relu(d.lip_gap), 0.08, ("jawOpen",), 0.4, 0.2,
+           "gap between the inner lip contours; jawOpen",
+           "AU26 (a jaw drop parts the lips: FACS scores AU25 with it)"),
+    AURule("AU26", lambda d: _relu(-d.chin_raise), 0.15, ("jawOpen",), 0.7, 0.4,
+           "chin drop relative to the stable face points; jawOpen",
+           "AU25; AU27 (mouth stretch)"),
+    AURule("AU45", lambda d: _relu(-d.eye_open) / np.maximum(d.neutral("eye_open"), 1e-3), 1.0,
+           ("eyeBlinkLeft", "eyeBlinkRight"), 0.7, 0.4,
+           "eye closure as a fraction of the neutral eye opening; eyeBlink",
+           "AU07 and AU06 (narrowing); gaze down (the upper lid follows the eye)"),
+)
+RULE_BY_CODE = {r.code: r for r in RULES}
+assert tuple(r.code for r in RULES) == AU_CODES
+
+
+def au_intensity(
+    geo: np.ndarray,
+    blendshapes: np.ndarray,
+    *,
+    geo_neutral: np.ndarray | None,
+    bs_neutral: np.ndarray | None,
+    geometry: bool = True,
+) -> np.ndarray:
+    """AU intensities on the FACS 0-5 scale.
+
+    Args:
+        geo: (T, n_features) or (n_features,) geometry features (IOD units).
+        blendshapes: (T, 52) or (52,) MediaPipe blendshape scores.
+        geo_neutral: (n_features,) the subject's neutral geometry.
+        bs_neutral: (52,) the subject's neutral blendshapes.
+        geometry: False when no neutral face is known (single photos): blendshapes alone, taken as
+            absolute scores, give the intensity.
+
+    Returns:
+        (T, n_au) or (n_au,) float32 intensities in [0, 5], columns in AU_CODES order.
+    """
+    geo = np.asarray(geo, np.float64)
+    bs = np.asarray(blendshapes, np.float64)
+    if not geometry:
+        geo_neutral = geo
+        bs_neutral = np.zeros(bs.shape[-1])
+    d = _D(geo - geo_neutral, np.asarray(geo_neutral, np.float64))
+    bs_delta = _relu(bs - np.asarray(bs_neutral, np.float64))
+    out = np.empty(geo.shape[:-1] + (len(RULES),), np.float64)
+    for k, r in enumerate(RULES):
+        g = np.asarray(r.geo(d), np.float64) / r.geo_full
+        b = bs_delta[..., [BLENDSHAPE_INDEX[n] for n in r.blendshapes]].mean(-1) / r.bs_full
+        mix = (1.0 - r.w_bs) * g + r.w_bs * b if geometry else b
+        out[..., k] = 5.0 * np.clip(mix, 0.0, 1.0)
+    return np.nan_to_num(out, nan=0.0).astype(np.float32)
+
+
+def au_presence(intensity: np.ndarray) -> np.ndarray:
+    """AU presence (bool) from intensity: at least FACS trace level (A = 1)."""
+    return np.asarray(intensity) >= PRESENCE_THRESHOLD

@@ -1,0 +1,70 @@
+"""Per-frame quality measures of a face: sharpness, lighting, head speed, size, and flags from them.
+
+The flags mark frames whose measures should not be trusted for small movements; they never remove rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+CROP_PX = 112  # the face crop is resized to this square before sharpness is measured, so faces compare
+
+
+@dataclass(frozen=True)
+class QualityThresholds:
+    """Thresholds that turn quality measures into flags."""
+
+    min_sharpness: float = 20.0  # variance of the Laplacian on the 112 px face crop; below: blurred
+    max_luminance_jump: float = 12.0  # grey levels between consecutive frames; above: flicker or a light change
+    min_luminance: float = 40.0  # mean grey level of the face; below: too dark
+    max_luminance: float = 230.0  # above: over-exposed
+    max_head_speed_deg_s: float = 60.0  # above: head motion masks small expressions
+    min_face_size_px: float = 80.0  # face box height; below: too few pixels for micro-movements
+
+
+QUALITY_COLUMNS = (
+    "sharpness", "luminance", "luminance_jump", "head_speed_deg_s", "face_size_px",
+    "flag_blur", "flag_lighting", "flag_motion", "flag_small",
+)
+
+
+def face_box(landmarks: np.ndarray, width: int, height: int, *, margin: float = 0.1) -> tuple[int, int, int, int]:
+    """Landmark bounding box (x0, y0, x1, y1) in pixels, grown by ``margin`` and clipped to the image."""
+    x0, y0 = landmarks[:, 0].min(), landmarks[:, 1].min()
+    x1, y1 = landmarks[:, 0].max(), landmarks[:, 1].max()
+    mx, my = (x1 - x0) * margin, (y1 - y0) * margin
+    return (
+        int(max(0, np.floor(x0 - mx))), int(max(0, np.floor(y0 - my))),
+        int(min(width, np.ceil(x1 + mx))), int(min(height, np.ceil(y1 + my))),
+    )
+
+
+def crop_measures(image: np.ndarray, landmarks: np.ndarray) -> tuple[float, float, float]:
+    """(sharpness, luminance, face_size_px) of the face in an RGB frame."""
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = face_box(landmarks, w, h)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return 0.0, 0.0, 0.0
+    crop = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    lum = float(crop.mean())
+    small = cv2.resize(crop, (CROP_PX, CROP_PX), interpolation=cv2.INTER_AREA)
+    sharp = float(cv2.Laplacian(small, cv2.CV_64F).var())
+    size = float(landmarks[:, 1].max() - landmarks[:, 1].min())
+    return sharp, lum, size
+
+
+def flags(
+    sharpness: float, luminance: float, luminance_jump: float, head_speed_deg_s: float, face_size_px: float,
+    th: QualityThresholds = QualityThresholds(),
+) -> tuple[int, int, int, int]:
+    """(flag_blur, flag_lighting, flag_motion, flag_small) as 0/1."""
+    lighting = (
+        luminance < th.min_luminance or luminance > th.max_luminance or luminance_jump > th.max_luminance_jump
+    )
+    return (
+        int(sharpness < th.min_sharpness), int(lighting), int(head_speed_deg_s > th.max_head_speed_deg_s),
+        int(face_size_px < th.min_face_size_px),
+    )

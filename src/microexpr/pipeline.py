@@ -1,0 +1,662 @@
+"""analyze_video() and iter_analyze(): compose the stages from frames to per-frame measures and AUs.
+
+Flow: source frames -> landmarker (in worker processes, each taking contiguous chunks of the video, or in
+this process) -> frames merged back in order -> face ids -> per-face measures -> neutral baseline per face
+-> AU intensities -> tables. Landmarks are spilled to a temporary file as they arrive, so memory stays flat
+in the length of the video.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import queue
+import shutil
+import tempfile
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from microexpr import __version__
+from microexpr.calibrate import Baseline, auto_baseline, frontal_reference, load_profile, range_baseline
+from microexpr.errors import InputError, MicroexprError, OptionError
+from microexpr.facs import AU_CODES, BLENDSHAPE_NAMES
+from microexpr.io import open_source
+from microexpr.measure.au import au_intensity, au_presence
+from microexpr.measure.frame import N_QUALITY, FaceMeasurer, FaceMeasures
+from microexpr.measure.geometry import FEATURE_NAMES
+from microexpr.measure.quality import QUALITY_COLUMNS, crop_measures
+from microexpr.outputs import (
+    EVENT_COLUMNS,
+    commit_out_dir,
+    frames_schema,
+    prepare_out_dir,
+    write_json,
+    write_tables,
+)
+from microexpr.track.ids import FaceTracker
+from microexpr.track.landmarker import FaceLandmarker, detect_image
+from microexpr.track.model import MODEL_SHA256, require_model, sha256_file
+from microexpr.types import N_LANDMARKS, AUSeries, FaceObservation, VideoInfo
+
+log = logging.getLogger("microexpr")
+
+CHUNK_FRAMES = 240  # frames per chunk handed to a worker process
+OVERLAP_FRAMES = 12  # frames decoded before a chunk so that the landmarker's tracking settles; discarded
+_LM_FLOATS = N_LANDMARKS * 3
+
+
+@dataclass(frozen=True)
+class AnalyzeOptions:
+    """Options of one analysis (the CLI's flags map one to one)."""
+
+    max_faces: int = 1  # most faces tracked per frame
+    fps: float | None = None  # frame rate of an image-sequence folder
+    images: bool = False  # photos: one row per face per photo, no temporal analysis
+    start_s: float | None = None  # analyse from this time (seconds)
+    end_s: float | None = None  # up to this time (seconds, exclusive)
+    neutral: tuple[float, float] | None = None  # explicit neutral stretch (seconds) instead of the automatic one
+    neutral_image: Path | None = None  # a photo of the subject's neutral face
+    profile: Path | None = None  # a subject profile saved by an earlier run
+    neutral_window_s: float = 1.0  # length of the automatic neutral stretch
+    workers: int = 0  # landmarker processes; 0 = one per core (at most 2 on short inputs), 1 = in-process
+    landmark_mode: Literal["video", "image"] = "video"  # MediaPipe running mode for videos
+    model_path: Path | None = None  # a face model other than the installed one (hash not enforced)
+
+    def __post_init__(self) -> None:
+        if self.max_faces < 1 or self.max_faces > 16:
+            raise OptionError(f"--max-faces must be between 1 and 16, but got {self.max_faces}")
+        if self.workers < 0:
+            raise OptionError(f"--workers must be 0 (auto) or more, but got {self.workers}")
+        if self.fps is not None and not (0 < self.fps <= 10000):
+            raise OptionError(f"--fps must be a positive frame rate, but got {self.fps}")
+        if sum(x is not None for x in (self.neutral, self.neutral_image, self.profile)) > 1:
+            raise OptionError("give only one of --neutral, --neutral-image and --profile")
+        if self.landmark_mode not in ("video", "image"):
+            raise OptionError(f"landmark mode must be 'video' or 'image', but got {self.landmark_mode!r}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Observation: frames -> raw faces (landmarker), in this process or in workers
+# --------------------------------------------------------------------------------------------------
+
+# One observed frame: (index, t_s, name, [(landmarks, blendshapes, transform, (sharp, lum, size)), ...], error)
+RawFace = tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float, float]]
+RawFrame = tuple[int, float, str, list[RawFace], str]
+
+
+def _detect(lm: FaceLandmarker, image: np.ndarray, t_s: float) -> tuple[list[RawFace], str]:
+    try:
+        faces = lm.detect(image, t_s)
+    except Exception as e:  # a frame MediaPipe cannot take (odd size...) becomes a success=0 row
+        return [], f"landmarker failed: {e}"
+    return [(f.landmarks_px, f.blendshapes, f.transform, crop_measures(image, f.landmarks_px)) for f in faces], ""
+
+
+def _observe_in_process(src, opts: AnalyzeOptions, mode: str) -> Iterator[RawFrame]:
+    with FaceLandmarker(opts.model_path, max_faces=opts.max_faces, mode=mode) as lm:
+        for fr in src:
+            faces, err = _detect(lm, fr.image, fr.t_s)
+            yield fr.index, fr.t_s, fr.name, faces, err
+
+
+def _worker_main(path: str, src_kwargs: dict, model_path: str | None, max_faces: int, mode: str,
+                 chunks: list[tuple[int, int, int]], q: mp.Queue) -> None:
+    """Worker process: run the landmarker over its chunks and send their results back in order."""
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    try:
+        with open_source(Path(path), **src_kwargs) as src, FaceLandmarker(
+            Path(model_path) if model_path else None, max_faces=max_faces, mode=mode
+        ) as lm:
+            for first, stop, keep_from in chunks:
+                batch: list[RawFrame] = []
+                for fr in src.iter_range(first, stop):
+                    faces, err = _detect(lm, fr.image, fr.t_s)
+                    if fr.index < keep_from:
+                        continue
+                    batch.append((fr.index, fr.t_s, fr.name, faces, err))
+                    if len(batch) >= 24:
+                        q.put(("frames", batch))
+                        batch = []
+                if batch:
+                    q.put(("frames", batch))
+                q.put(("end", keep_from))
+    except MicroexprError as e:
+        q.put(("error", str(e)))
+    except Exception as e:  # reported in the parent as one line
+        q.put(("error", f"worker failed: {type(e).__name__}: {e}"))
+
+
+def plan_chunks(indices_first: int, n: int, workers: int) -> list[list[tuple[int, int, int]]]:
+    """Split frames [first, first+n) into chunks dealt round-robin to workers: (decode_from, stop, keep_from)."""
+    bounds = list(range(indices_first, indices_first + n, CHUNK_FRAMES)) + [indices_first + n]
+    per_worker: list[list[tuple[int, int, int]]] = [[] for _ in range(workers)]
+    for k in range(len(bounds) - 1):
+        a, b = bounds[k], bounds[k + 1]
+        per_worker[k % workers].append((max(indices_first, a - OVERLAP_FRAMES), b, a))
+    return per_worker
+
+
+def _observe_parallel(src, src_kwargs: dict, opts: AnalyzeOptions, mode: str, workers: int) -> Iterator[RawFrame]:
+    first, n = src.first_index, src.info.frame_count
+    plan = plan_chunks(first, n, workers)
+    order = [(k % workers) for k in range(sum(len(p) for p in plan))]
+    ctx = mp.get_context("spawn")
+    queues = [ctx.Queue(maxsize=4 * CHUNK_FRAMES // 24 + 4) for _ in range(workers)]
+    procs = [
+        ctx.Process(
+            target=_worker_main,
+            args=(str(src.info.path), src_kwargs, str(opts.model_path) if opts.model_path else None,
+                  opts.max_faces, mode, plan[w], queues[w]),
+            daemon=True,
+        )
+        for w in range(workers)
+    ]
+    for p in procs:
+        p.start()
+    try:
+        for w in order:
+            while True:
+                try:
+                    kind, payload = queues[w].get(timeout=5.0)
+                except queue.Empty:
+                    if not procs[w].is_alive():
+                        raise MicroexprError(f"a landmarker worker stopped unexpectedly (exit code {procs[w].exitcode})") from None
+                    continue
+                if kind == "frames":
+                    yield from payload
+                elif kind == "end":
+                    break
+                else:
+                    raise MicroexprError(payload)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+            p.join(timeout=5)
+        for q in queues:
+            q.close()
+            q.cancel_join_thread()
+
+
+def _choose_workers(opts: AnalyzeOptions, n_frames: int | None, kind: str) -> int:
+    if opts.workers:
+        w = opts.workers
+    else:
+        w = min(2, os.cpu_count() or 1)
+    if kind == "images" or n_frames is None or n_frames < 2 * CHUNK_FRAMES:
+        return 1
+    return max(1, min(w, (n_frames + CHUNK_FRAMES - 1) // CHUNK_FRAMES))
+
+
+# --------------------------------------------------------------------------------------------------
+# Rows: what each face measured in each frame, accumulated column-wise; landmarks spilled to disk
+# --------------------------------------------------------------------------------------------------
+
+
+class _Rows:
+    """Column store of analysis rows; landmarks go to a float32 file in ``workdir``."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.frame: list[int] = []
+        self.name: list[str] = []
+        self.face_id: list[int] = []
+        self.t_s: list[float] = []
+        self.success: list[int] = []
+        self.confidence: list[float] = []
+        self.pose: list[np.ndarray] = []
+        self.gaze: list[np.ndarray] = []
+        self.geo: list[np.ndarray] = []
+        self.bs: list[np.ndarray] = []
+        self.quality: list[np.ndarray] = []
+        self.lm_path = workdir / "landmarks.f32"
+        self._lm = open(self.lm_path, "wb")
+        self._nan_lm = np.full(_LM_FLOATS, np.nan, np.float32).tobytes()
+        self._nan = {k: np.full(n, np.nan) for k, n in (("pose", 6), ("gaze", 2), ("geo", len(FEATURE_NAMES)),
+                                                        ("bs", len(BLENDSHAPE_NAMES)), ("q", N_QUALITY))}
+
+    def add(self, index: int, t_s: float, name: str, face: FaceObservation | None, m: FaceMeasures | None) -> None:
+        self.frame.append(index)
+        self.name.append(name)
+        self.t_s.append(t_s)
+        if face is None or m is None:
+            self.face_id.append(-1)
+            self.success.append(0)
+            self.confidence.append(0.0)
+            self.pose.append(self._nan["pose"])
+            self.gaze.append(self._nan["gaze"])
+            self.geo.append(self._nan["geo"])
+            self.bs.append(self._nan["bs"])
+            self.quality.append(self._nan["q"])
+            self._lm.write(self._nan_lm)
+            return
+        self.face_id.append(face.face_id)
+        self.success.append(1)
+        self.confidence.append(m.confidence)
+        self.pose.append(m.pose)
+        self.gaze.append(m.gaze)
+        self.geo.append(m.geo)
+        self.bs.append(face.blendshapes)
+        self.quality.append(m.quality)
+        self._lm.write(np.ascontiguousarray(face.landmarks_px, np.float32).tobytes())
+
+    def finish(self) -> dict[str, np.ndarray]:
+        self._lm.close()
+        n = len(self.frame)
+
+        def stack(xs: list[np.ndarray], width: int) -> np.ndarray:
+            return np.vstack(xs).astype(np.float64) if xs else np.zeros((0, width))
+
+        return {
+            "frame": np.asarray(self.frame, np.int64), "name": np.asarray(self.name, object),
+            "face_id": np.asarray(self.face_id, np.int64), "t_s": np.asarray(self.t_s, np.float64),
+            "success": np.asarray(self.success, np.int8), "confidence": np.asarray(self.confidence, np.float32),
+            "pose": stack(self.pose, 6), "gaze": stack(self.gaze, 2), "geo": stack(self.geo, len(FEATURE_NAMES)),
+            "bs": stack(self.bs, len(BLENDSHAPE_NAMES)), "quality": stack(self.quality, N_QUALITY),
+            "n": np.asarray(n),
+        }
+
+
+# --------------------------------------------------------------------------------------------------
+# The result
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Analysis:
+    """The result of :func:`analyze_video`.
+
+    Attributes:
+        info: what was read.
+        columns: per-row arrays (frame, face_id, t_s, success, confidence, pose, gaze, geo, bs, quality,
+            au_r, au_c); landmarks stay in a temporary file until asked for.
+        baselines: each face's neutral baseline.
+        warnings: one-line warnings of the run.
+        params: the options used.
+        timings: seconds per stage.
+        images_mode: rows are photos rather than video frames.
+    """
+
+    info: VideoInfo
+    columns: dict[str, np.ndarray]
+    baselines: dict[int, Baseline]
+    warnings: list[str]
+    params: dict
+    timings: dict[str, float]
+    images_mode: bool
+    _workdir: Path
+    events: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(EVENT_COLUMNS)))
+
+    def __post_init__(self) -> None:
+        self._finalizer = weakref.finalize(self, shutil.rmtree, self._workdir, True)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.columns["n"])
+
+    def _landmarks(self) -> np.ndarray:
+        if self.n_rows == 0:
+            return np.zeros((0, N_LANDMARKS, 3), np.float32)
+        return np.memmap(self._workdir / "landmarks.f32", np.float32, "r", shape=(self.n_rows, N_LANDMARKS, 3))
+
+    def batches(self, size: int = 2048) -> Iterator[pa.RecordBatch]:
+        """The frames table as Arrow record batches in contract order (streams landmarks from disk)."""
+        schema = frames_schema(with_file=self.images_mode)
+        c = self.columns
+        lms = self._landmarks()
+        for a in range(0, self.n_rows, size):
+            b = min(a + size, self.n_rows)
+            cols: list[np.ndarray | list] = [c["frame"][a:b]]
+            if self.images_mode:
+                cols.append(list(c["name"][a:b]))
+            cols += [c["face_id"][a:b], c["t_s"][a:b], c["confidence"][a:b], c["success"][a:b]]
+            cols += [c["pose"][a:b, k] for k in range(6)] + [c["gaze"][a:b, k] for k in range(2)]
+            cols += [c["au_r"][a:b, k] for k in range(len(AU_CODES))]
+            cols += [c["au_c"][a:b, k] for k in range(len(AU_CODES))]
+            cols += [c["bs"][a:b, k] for k in range(len(BLENDSHAPE_NAMES))]
+            cols += [c["quality"][a:b, k] for k in range(N_QUALITY)]
+            lm = np.asarray(lms[a:b])
+            cols += [lm[:, i, ax] for ax in range(3) for i in range(N_LANDMARKS)]
+            arrays = [
+                pa.array(v, type=f.type) if isinstance(v, list)
+                else pa.array(np.asarray(v).astype(f.type.to_pandas_dtype(), copy=False), type=f.type)
+                for v, f in zip(cols, schema)
+            ]
+            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    @property
+    def frames(self) -> pd.DataFrame:
+        """The frames table (one row per face per frame) as a DataFrame, columns as in the output contract."""
+        schema = frames_schema(with_file=self.images_mode)
+        table = pa.Table.from_batches(list(self.batches()), schema=schema)
+        return table.to_pandas()
+
+    def au_series(self, face_id: int) -> AUSeries:
+        """AU intensities of one face over time (rows where the face was seen)."""
+        sel = self.columns["face_id"] == face_id
+        if not sel.any():
+            raise KeyError(f"no face with id {face_id}")
+        return AUSeries(
+            face_id, self.columns["t_s"][sel], AU_CODES, self.columns["au_r"][sel], self.columns["au_c"][sel] > 0,
+            self.columns["success"][sel] > 0,
+        )
+
+    def meta(self) -> dict:
+        c = self.columns
+        faces = sorted(int(f) for f in np.unique(c["face_id"]) if f >= 0)
+        return {
+            "software": _versions(),
+            "model": {"name": "face_landmarker.task", "sha256": self.params.get("model_sha256"),
+                      "expected_sha256": MODEL_SHA256},
+            "video": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.info).items()},
+            "parameters": {k: v for k, v in self.params.items() if k != "model_sha256"},
+            "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
+            "counts": {
+                "frames": int(len(np.unique(c["frame"]))), "rows": self.n_rows, "faces": len(faces),
+                "frames_with_face": int(len(np.unique(c["frame"][c["success"] > 0]))),
+                "events": int(len(self.events)),
+            },
+            "faces": {str(f): {"neutral": self.baselines[f].source if f in self.baselines else None,
+                               "rows": int((c["face_id"] == f).sum())} for f in faces},
+            "au_codes": list(AU_CODES),
+            "warnings": list(self.warnings),
+        }
+
+    def save(self, out_dir: Path | str, *, csv: bool = True) -> Path:
+        """Write ``out_dir/<stem>/`` (frames.csv, frames.parquet, events.csv, events.json, meta.json) atomically."""
+        t0 = time.perf_counter()
+        stem = Path(self.info.path).stem if Path(self.info.path).suffix else Path(self.info.path).name
+        staging, final = prepare_out_dir(Path(out_dir), stem or "output")
+        try:
+            schema = frames_schema(with_file=self.images_mode)
+            write_tables(lambda: self.batches(), schema, staging, csv=csv)
+            self.events.to_csv(staging / "events.csv", index=False)
+            write_json(staging / "events.json", self.events.to_dict(orient="records"))
+            meta = self.meta()
+            meta["timings_s"]["write"] = round(time.perf_counter() - t0, 4)
+            write_json(staging / "meta.json", meta)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return commit_out_dir(staging, final)
+
+
+def _versions() -> dict[str, str]:
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"microexpr": __version__, "python": platform.python_version()}
+    for pkg in ("mediapipe", "numpy", "av", "pandas", "pyarrow", "scipy", "opencv-contrib-python"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Composition
+# --------------------------------------------------------------------------------------------------
+
+
+def _given_baseline(opts: AnalyzeOptions) -> Baseline | None:
+    if opts.profile is not None:
+        return load_profile(Path(opts.profile))
+    if opts.neutral_image is not None:
+        return neutral_from_image(Path(opts.neutral_image), model_path=opts.model_path)
+    return None
+
+
+def neutral_from_image(path: Path, *, model_path: Path | None = None) -> Baseline:
+    """A baseline from a photo of the subject's neutral face."""
+    from microexpr.measure.align import align_to, iod
+    from microexpr.measure.geometry import features_aligned
+
+    with open_source(Path(path), images=True) as src:
+        frames = list(src)
+    if not frames:
+        raise InputError(f"--neutral-image {path}: no image could be read")
+    faces = detect_image(np.asarray(frames[0].image), max_faces=1, model_path=model_path)
+    if not faces:
+        raise InputError(f"--neutral-image {path}: no face found in it")
+    f = faces[0]
+    ref = frontal_reference(f.landmarks_px, f.transform)
+    geo = features_aligned(align_to(f.landmarks_px, ref), iod(ref))
+    return Baseline(ref, geo, f.blendshapes.astype(np.float64), np.zeros_like(geo), f"image: {Path(path).name}")
+
+
+def analyze_video(
+    path: Path | str,
+    options: AnalyzeOptions | None = None,
+    *,
+    progress: Callable[[int, int | None], None] | None = None,
+    **kwargs: object,
+) -> Analysis:
+    """Analyse a video, an image-sequence folder or photos.
+
+    Args:
+        path: video file, image-sequence folder, or photo(s) with ``images=True``.
+        options: an :class:`AnalyzeOptions`; or give its fields as keyword arguments.
+        progress: called as ``progress(frames_done, frames_total_or_None)``.
+
+    Returns:
+        An :class:`Analysis`; ``.frames`` is the table, ``.save(out)`` writes the output folder.
+
+    Raises:
+        MicroexprError: (InputError, OptionError, ModelError) with a one-line message for the user.
+    """
+    opts = options if options is not None else AnalyzeOptions(**kwargs)  # type: ignore[arg-type]
+    if options is not None and kwargs:
+        raise TypeError("give either options or keyword arguments, not both")
+    model = require_model(opts.model_path)
+    given = _given_baseline(opts)
+    t_start = time.perf_counter()
+    src_kwargs = {"fps": opts.fps, "images": opts.images, "start_s": opts.start_s, "end_s": opts.end_s}
+    workdir = Path(tempfile.mkdtemp(prefix="microexpr-"))
+    try:
+        with open_source(Path(path), **src_kwargs) as src:
+            images_mode = src.kind == "images"
+            mode = "image" if images_mode else opts.landmark_mode
+            n_total = src.info.frame_count
+            workers = _choose_workers(opts, n_total, src.kind)
+            raw = (_observe_parallel(src, src_kwargs, opts, mode, workers) if workers > 1
+                   else _observe_in_process(src, opts, mode))
+            rows = _Rows(workdir)
+            tracker = FaceTracker()
+
+            def reference_for(face_id: int, face: FaceObservation) -> np.ndarray:
+                if given is not None:
+                    return given.reference
+                return frontal_reference(face.landmarks_px, face.transform)
+
+            measurer = FaceMeasurer(reference_for)
+            done = 0
+            for index, t_s, name, raw_faces, err in raw:
+                if err:
+                    src.warnings.append(f"frame {index}: {err}")
+                faces = [FaceObservation(-1, lm, bs, tf) for lm, bs, tf, _ in raw_faces]
+                crops = [c for *_, c in raw_faces]
+                if images_mode:
+                    faces = [f.with_id(i) for i, f in enumerate(faces)]
+                    measurer = FaceMeasurer(reference_for)  # photos are independent
+                else:
+                    faces = tracker.update(t_s, faces)
+                if not faces:
+                    rows.add(index, t_s, name, None, None)
+                for f, crop in sorted(zip(faces, crops), key=lambda fc: fc[0].face_id):
+                    rows.add(index, t_s, name, f, measurer.measure(f, t_s, crop))
+                done += 1
+                if progress is not None:
+                    progress(done, n_total)
+            warnings = list(src.warnings)
+            info = src.info
+            references = {} if images_mode else measurer.references()
+        t_track = time.perf_counter()
+        cols = rows.finish()
+        if done == 0:
+            raise InputError(f"{path}: no frames could be read")
+        baselines = _calibrate(cols, references, opts, given, images_mode, warnings)
+        _fill_aus(cols, baselines, images_mode and given is None)
+        if not (cols["success"] > 0).any():
+            warnings.append(f"{Path(path).name}: no face found in any frame (rows have success=0)")
+        t_end = time.perf_counter()
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    for w in warnings:
+        log.warning(w)
+    params = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
+    params["workers_used"] = workers
+    params["model_sha256"] = sha256_file(model)
+    timings = {"track": t_track - t_start, "calibrate_and_aus": t_end - t_track, "total": t_end - t_start,
+               "frames_per_s": done / max(t_end - t_start, 1e-9)}
+    return Analysis(info, cols, baselines, warnings, params, timings, images_mode, workdir)
+
+
+def _calibrate(cols: dict[str, np.ndarray], references: dict[int, np.ndarray], opts: AnalyzeOptions, given: Baseline | None, images_mode: bool,
+               warnings: list[str]) -> dict[int, Baseline]:
+    baselines: dict[int, Baseline] = {}
+    face_ids = sorted(int(f) for f in np.unique(cols["face_id"]) if f >= 0)
+    if given is not None:
+        if len(face_ids) > 1 and not images_mode:
+            warnings.append(f"{len(face_ids)} faces share one given neutral ({given.source})")
+        return {f: given for f in face_ids}
+    if images_mode:
+        return {}
+    if opts.neutral is not None and not face_ids:
+        raise OptionError(f"--neutral {opts.neutral[0]:g}-{opts.neutral[1]:g}: no face was tracked at all")
+    for f in face_ids:
+        sel = cols["face_id"] == f
+        t, geo, bs = cols["t_s"][sel], cols["geo"][sel], cols["bs"][sel]
+        valid = (cols["quality"][sel][:, 5:9].sum(1) == 0) & (cols["confidence"][sel] > 0.5)
+        ref = references[f]
+        if opts.neutral is not None:
+            baselines[f] = range_baseline(ref, t, geo, bs, np.ones(len(t), bool), opts.neutral, face_id=f)
+        else:
+            if t[-1] - t[0] < opts.neutral_window_s:
+                warnings.append(f"face {f}: tracked only {t[-1] - t[0]:.2f} s; its neutral is the median of all its frames")
+            baselines[f] = auto_baseline(ref, t, geo, bs, valid, window_s=opts.neutral_window_s)
+    return baselines
+
+
+def _fill_aus(cols: dict[str, np.ndarray], baselines: dict[int, Baseline], blendshapes_only: bool) -> None:
+    n = int(cols["n"])
+    au_r = np.full((n, len(AU_CODES)), np.nan, np.float32)
+    for f, b in baselines.items():
+        sel = cols["face_id"] == f
+        au_r[sel] = au_intensity(cols["geo"][sel], cols["bs"][sel], geo_neutral=b.geo_neutral, bs_neutral=b.bs_neutral)
+    if blendshapes_only:
+        sel = cols["success"] > 0
+        au_r[sel] = au_intensity(cols["geo"][sel], cols["bs"][sel], geo_neutral=None, bs_neutral=None, geometry=False)
+    au_c = np.where(np.isnan(au_r), 0, au_presence(np.nan_to_num(au_r))).astype(np.int8)
+    cols["au_r"], cols["au_c"] = au_r, au_c
+
+
+# --------------------------------------------------------------------------------------------------
+# Streaming form
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    """One face in one frame of :func:`iter_analyze`.
+
+    Attributes:
+        face_id: stable id.
+        confidence: tracking confidence in [0, 1].
+        pose: (6,) Tx, Ty, Tz (mm), Rx, Ry, Rz (rad).
+        gaze: (2,) gaze_angle_x, gaze_angle_y (rad).
+        au: AU code -> intensity (0-5).
+        au_present: AU code -> presence.
+        blendshapes: (52,) MediaPipe scores.
+        quality: quality column name -> value.
+        landmarks_px: (478, 3).
+    """
+
+    face_id: int
+    confidence: float
+    pose: np.ndarray
+    gaze: np.ndarray
+    au: dict[str, float]
+    au_present: dict[str, bool]
+    blendshapes: np.ndarray
+    quality: dict[str, float]
+    landmarks_px: np.ndarray
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """One frame of :func:`iter_analyze`: its index, time and faces (empty when no face was found)."""
+
+    index: int
+    t_s: float
+    faces: tuple[FaceResult, ...]
+
+
+def iter_analyze(
+    path: Path | str,
+    options: AnalyzeOptions | None = None,
+    *,
+    baseline: Baseline | None = None,
+    warmup_s: float = 1.0,
+    **kwargs: object,
+) -> Iterator[FrameResult]:
+    """Analyse frame by frame, yielding results as they come, without holding the video.
+
+    AUs need a neutral face. With ``baseline`` (or ``profile`` / ``neutral_image`` in the options) it is
+    known from the start. Otherwise each face's first ``warmup_s`` seconds calibrate it: during the warm-up
+    the neutral is the median of the frames so far; after it, the least active second of the warm-up.
+
+    Args:
+        path: video file or image-sequence folder.
+        options: as for :func:`analyze_video` (runs in this process, one frame at a time).
+        baseline: a known neutral for every face.
+        warmup_s: seconds of each face's track used to calibrate when no neutral is given.
+    """
+    opts = options if options is not None else AnalyzeOptions(**kwargs)  # type: ignore[arg-type]
+    given = baseline if baseline is not None else _given_baseline(opts)
+    src_kwargs = {"fps": opts.fps, "images": opts.images, "start_s": opts.start_s, "end_s": opts.end_s}
+    tracker = FaceTracker()
+    measurer = FaceMeasurer(
+        lambda fid, f: given.reference if given is not None else frontal_reference(f.landmarks_px, f.transform)
+    )
+    warm: dict[int, list[tuple[float, np.ndarray, np.ndarray]]] = {}
+    fixed: dict[int, Baseline] = {}
+    with open_source(Path(path), **src_kwargs) as src:
+        mode = "image" if src.kind == "images" else opts.landmark_mode
+        for index, t_s, _name, raw_faces, _err in _observe_in_process(src, opts, mode):
+            faces = tracker.update(t_s, [FaceObservation(-1, lm, bs, tf) for lm, bs, tf, _ in raw_faces])
+            crops = [c for *_, c in raw_faces]
+            results = []
+            for f, crop in sorted(zip(faces, crops), key=lambda fc: fc[0].face_id):
+                m = measurer.measure(f, t_s, crop)
+                b = given or fixed.get(f.face_id)
+                if b is None:
+                    hist = warm.setdefault(f.face_id, [])
+                    hist.append((t_s, m.geo, f.blendshapes.astype(np.float64)))
+                    ts = np.array([h[0] for h in hist])
+                    geo = np.array([h[1] for h in hist])
+                    bs = np.array([h[2] for h in hist])
+                    ref = measurer.references()[f.face_id]
+                    if ts[-1] - ts[0] >= warmup_s:
+                        b = fixed[f.face_id] = auto_baseline(ref, ts, geo, bs, np.ones(len(ts), bool),
+                                                             window_s=min(1.0, warmup_s))
+                        del warm[f.face_id]
+                    else:
+                        b = Baseline(ref, np.median(geo, 0), np.median(bs, 0), np.zeros(geo.shape[1]), "warm-up")
+                au = au_intensity(m.geo, f.blendshapes, geo_neutral=b.geo_neutral, bs_neutral=b.bs_neutral)
+                present = au_presence(au)
+                results.append(FaceResult(
+                    f.face_id, m.confidence, m.pose, m.gaze,
+                    {c: float(v) for c, v in zip(AU_CODES, au)}, {c: bool(v) for c, v in zip(AU_CODES, present)},
+                    f.blendshapes, dict(zip(QUALITY_COLUMNS, m.quality.tolist())), f.landmarks_px,
+                ))
+            yield FrameResult(index, t_s, tuple(results))
