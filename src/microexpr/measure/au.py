@@ -181,3 +181,20 @@ def au_intensity(
 def au_presence(intensity: np.ndarray) -> np.ndarray:
     """AU presence (bool) from intensity: at least FACS trace level (A = 1)."""
     return np.asarray(intensity) >= PRESENCE_THRESHOLD
+
+
+def markdown_table() -> str:
+    """The per-AU table of docs/aus.md, generated from RULES so the docs cannot drift from the code."""
+    from microexpr.facs import AU_BY_CODE
+
+    lines = [
+        "| AU | name | geometry at intensity 5 (IOD) | blendshapes (weight) | computed from | known confusions |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in RULES:
+        a = AU_BY_CODE[r.code]
+        lines.append(
+            f"| {r.code} | {a.name} | {r.geo_full:g} | {', '.join(r.blendshapes)} ({r.w_bs:g}) | {r.source} | "
+            f"{r.confusions} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -7,6 +7,9 @@ closed deterministically (MediaPipe's own ``__del__`` can fail at interpreter ex
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -44,7 +47,6 @@ class FaceLandmarker:
         if mode not in ("video", "image"):
             raise ValueError(f"mode must be 'video' or 'image', but got {mode!r}")
         path = require_model(model_path)
-        os.environ.setdefault("GLOG_minloglevel", "2")  # quiet MediaPipe's C++ INFO lines in this process
         from mediapipe.tasks.python import BaseOptions, vision
 
         self.mode = mode
@@ -60,7 +62,9 @@ class FaceLandmarker:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        self._lm = vision.FaceLandmarker.create_from_options(opts)
+        with _native_stderr_silenced():
+            self._lm = vision.FaceLandmarker.create_from_options(opts)
+            self._warm = False
 
     def __enter__(self) -> FaceLandmarker:
         return self
@@ -90,6 +94,10 @@ class FaceLandmarker:
             raise RuntimeError("FaceLandmarker is closed")
         h, w = image.shape[:2]
         mp_image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
+        if not self._warm:  # the first inference prints TFLite's delegate banner on fd 2
+            self._warm = True
+            with _native_stderr_silenced():
+                return self.detect(image, t_s)
         if self.mode == "video":
             ts = int(round(t_s * 1000.0))
             if ts <= self._last_ts_ms:
@@ -99,6 +107,28 @@ class FaceLandmarker:
         else:
             result = self._lm.detect(mp_image)
         return convert_result(result, w, h)
+
+
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Silence what MediaPipe's C++ side writes to file descriptor 2 (glog lines no flag turns off).
+
+    Python-level errors still propagate as exceptions with their messages.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def convert_result(result: object, width: int, height: int) -> list[FaceObservation]:
