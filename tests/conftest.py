@@ -38,7 +38,7 @@ def pulse_schedule() -> list[tuple[str, float, float]]:
 @pytest.fixture(scope="session")
 def au_sweep_video(tmp_path_factory, face_model) -> Path:
     """One clip of the astronaut in which each AU rises to intensity 3 and falls, one at a time."""
-    from microexpr.synth.render import au_pulse, render_clip, sample_face, write_video
+    from microexpr.synth import au_pulse, render_clip, sample_face, write_video
 
     sched = pulse_schedule()
     n = int(round((sched[-1][2] + GAP_S) * FPS))
@@ -53,7 +53,7 @@ def au_sweep_video(tmp_path_factory, face_model) -> Path:
 @pytest.fixture(scope="session")
 def head_motion_video(tmp_path_factory, face_model) -> tuple[Path, np.ndarray, np.ndarray]:
     """A clip that holds still, then yaws to +15 deg, back, then rolls to +12 deg (truth arrays returned)."""
-    from microexpr.synth.render import render_clip, sample_face, write_video
+    from microexpr.synth import render_clip, sample_face, write_video
 
     n = 90
     t = np.arange(n) / FPS
@@ -67,7 +67,7 @@ def head_motion_video(tmp_path_factory, face_model) -> tuple[Path, np.ndarray, n
 @pytest.fixture(scope="session")
 def smile_video(tmp_path_factory, face_model) -> Path:
     """3 s of the astronaut: 1.5 s neutral, then a smile (AU12) rising to 3 and back."""
-    from microexpr.synth.render import au_pulse, render_clip, sample_face, write_video
+    from microexpr.synth import au_pulse, render_clip, sample_face, write_video
 
     n = int(3 * FPS)
     curves = {"AU12": au_pulse(n, FPS, onset_s=1.6, apex_s=2.1, offset_s=2.6, peak=3.0)}
@@ -78,7 +78,7 @@ def smile_video(tmp_path_factory, face_model) -> Path:
 @pytest.fixture(scope="session")
 def no_face_video(tmp_path_factory) -> Path:
     """A second of moving noise with no face in it."""
-    from microexpr.synth.render import write_video
+    from microexpr.synth import write_video
 
     rng = np.random.default_rng(0)
     frames = (rng.integers(0, 255, (160, 200, 3), dtype=np.uint8) // 3 + k for k in range(30))
@@ -89,7 +89,7 @@ def no_face_video(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def two_face_video(tmp_path_factory, face_model) -> Path:
     """Two real faces side by side; the right one (hopper) is hidden for 0.5 s in the middle."""
-    from microexpr.synth.render import render_clip, sample_face, write_video
+    from microexpr.synth import render_clip, sample_face, write_video
 
     n = int(3 * FPS)
     t = np.arange(n) / FPS

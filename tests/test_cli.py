@@ -86,7 +86,7 @@ def test_no_face_is_a_warning_and_success_0_rows(no_face_video, tmp_path):
 def test_image_folder_with_a_non_image(tmp_path, face_model):
     from PIL import Image
 
-    from microexpr.synth.render import sample_face
+    from microexpr.synth import sample_face
 
     seq = tmp_path / "EP01"
     seq.mkdir()

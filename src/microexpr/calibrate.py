@@ -52,6 +52,7 @@ class Baseline:
         bs_neutral: (52,) neutral blendshape scores.
         geo_noise: (n_features,) standard deviation of the features during the neutral stretch (IOD).
         source: how it was found, e.g. "auto: 2.10-3.10 s", "range: 0-1 s", "image: neutral.jpg".
+        rows: positions (within the face's own rows) of the neutral frames, when it came from the video.
     """
 
     reference: np.ndarray
@@ -59,6 +60,7 @@ class Baseline:
     bs_neutral: np.ndarray
     geo_noise: np.ndarray
     source: str
+    rows: np.ndarray | None = None
 
     def to_json(self) -> dict:
         return {
@@ -109,7 +111,7 @@ def load_profile(path: Path) -> Baseline:
 
 
 def activity(geo: np.ndarray, bs: np.ndarray) -> np.ndarray:
-    """Per-frame expressive activity: blendshape mass plus geometry deviation from the track's median.
+    """Per-frame expressive activity: how far blendshapes and geometry are from the track's median state.
 
     Args:
         geo: (T, n_features) geometry features.
@@ -119,7 +121,8 @@ def activity(geo: np.ndarray, bs: np.ndarray) -> np.ndarray:
         (T,) float64, larger when the face moves away from its typical state.
     """
     geo_dev = np.abs(geo - np.nanmedian(geo, axis=0)) / GEO_NOISE_UNIT
-    return np.nansum(bs[:, _EXPRESSIVE], axis=1) + np.nanmean(geo_dev, axis=1)
+    bs_e = bs[:, _EXPRESSIVE]
+    return np.nansum(np.abs(bs_e - np.nanmedian(bs_e, axis=0)), axis=1) + np.nanmean(geo_dev, axis=1)
 
 
 def least_active_window(t_s: np.ndarray, act: np.ndarray, valid: np.ndarray, *, window_s: float) -> slice:
@@ -155,6 +158,7 @@ def baseline_from_frames(
         bs_neutral=np.nanmedian(b, axis=0),
         geo_noise=np.nanstd(g, axis=0) if len(g) > 1 else np.zeros(g.shape[1]),
         source=source,
+        rows=np.arange(len(geo))[sel],
     )
 
 

@@ -197,7 +197,7 @@ def sample(
     """Render the demo clip: a real face photo with known Action Units moving (ground truth for a first run)."""
 
     def body() -> None:
-        from microexpr.synth.render import make_sample_video
+        from microexpr.synth import make_sample_video
 
         path = make_sample_video(output, fps=fps, seconds=seconds, face=face)
         out.print(f"[green]wrote[/] {path}", highlight=False)

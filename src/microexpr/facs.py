@@ -98,4 +98,4 @@ class LM:
     CHIN = 152
     CHIN_ALL = (152, 148, 377, 175, 199, 200)
     # points that do not move with any facial action: used for rigid alignment (head motion removal)
-    STABLE = (10, 151, 9, 8, 168, 6, 197, 133, 362, 234, 454, 127, 356, 21, 251)
+    STABLE = (10, 168, 6, 197, 195, 133, 362, 234, 454, 127, 356, 93, 323)

@@ -9,7 +9,6 @@ in the length of the video.
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import os
 import queue
 import shutil
@@ -21,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import cv2
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -33,6 +33,7 @@ from microexpr.io import open_source
 from microexpr.measure.au import au_intensity, au_presence
 from microexpr.measure.frame import N_QUALITY, FaceMeasurer, FaceMeasures
 from microexpr.measure.geometry import FEATURE_NAMES
+from microexpr.measure.motion import CROP_PX, FLOW_FEATURE_NAMES, FlowMeter, face_crop, to_crop
 from microexpr.measure.quality import QUALITY_COLUMNS, crop_measures
 from microexpr.outputs import (
     EVENT_COLUMNS,
@@ -67,7 +68,7 @@ class AnalyzeOptions:
     neutral_image: Path | None = None  # a photo of the subject's neutral face
     profile: Path | None = None  # a subject profile saved by an earlier run
     neutral_window_s: float = 1.0  # length of the automatic neutral stretch
-    workers: int = 0  # landmarker processes; 0 = one per core (at most 2 on short inputs), 1 = in-process
+    workers: int = 0  # landmarker processes; 0 = one per core (up to 8; 1 on short inputs), 1 = in-process
     landmark_mode: Literal["video", "image"] = "video"  # MediaPipe running mode for videos
     model_path: Path | None = None  # a face model other than the installed one (hash not enforced)
 
@@ -88,51 +89,32 @@ class AnalyzeOptions:
 # Observation: frames -> raw faces (landmarker), in this process or in workers
 # --------------------------------------------------------------------------------------------------
 
-# One observed frame: (index, t_s, name, [(landmarks, blendshapes, transform, (sharp, lum, size)), ...], error)
-RawFace = tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float, float]]
+# One observed frame: (index, t_s, name, [RawFace, ...], error); a RawFace is
+# (landmarks, blendshapes, transform, (sharpness, luminance, face_size_px), aligned grey crop, image-to-crop matrix)
+RawFace = tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float, float], np.ndarray, np.ndarray]
 RawFrame = tuple[int, float, str, list[RawFace], str]
 
 
-def _detect(lm: FaceLandmarker, image: np.ndarray, t_s: float) -> tuple[list[RawFace], str]:
+def detect_raw(lm: FaceLandmarker, image: np.ndarray, t_s: float) -> tuple[list[RawFace], str]:
+    """Faces of one frame as plain arrays plus crop measures; a frame MediaPipe refuses gives no face."""
     try:
         faces = lm.detect(image, t_s)
-    except Exception as e:  # a frame MediaPipe cannot take (odd size...) becomes a success=0 row
+    except Exception as e:  # an odd frame becomes a success=0 row with a warning, not a crash
         return [], f"landmarker failed: {e}"
-    return [(f.landmarks_px, f.blendshapes, f.transform, crop_measures(image, f.landmarks_px)) for f in faces], ""
+    if not faces:
+        return [], ""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    return [
+        (f.landmarks_px, f.blendshapes, f.transform, crop_measures(image, f.landmarks_px), *face_crop(grey, f.landmarks_px))
+        for f in faces
+    ], ""
 
 
 def _observe_in_process(src, opts: AnalyzeOptions, mode: str) -> Iterator[RawFrame]:
     with FaceLandmarker(opts.model_path, max_faces=opts.max_faces, mode=mode) as lm:
         for fr in src:
-            faces, err = _detect(lm, fr.image, fr.t_s)
+            faces, err = detect_raw(lm, fr.image, fr.t_s)
             yield fr.index, fr.t_s, fr.name, faces, err
-
-
-def _worker_main(path: str, src_kwargs: dict, model_path: str | None, max_faces: int, mode: str,
-                 chunks: list[tuple[int, int, int]], q: mp.Queue) -> None:
-    """Worker process: run the landmarker over its chunks and send their results back in order."""
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    try:
-        with open_source(Path(path), **src_kwargs) as src, FaceLandmarker(
-            Path(model_path) if model_path else None, max_faces=max_faces, mode=mode
-        ) as lm:
-            for first, stop, keep_from in chunks:
-                batch: list[RawFrame] = []
-                for fr in src.iter_range(first, stop):
-                    faces, err = _detect(lm, fr.image, fr.t_s)
-                    if fr.index < keep_from:
-                        continue
-                    batch.append((fr.index, fr.t_s, fr.name, faces, err))
-                    if len(batch) >= 24:
-                        q.put(("frames", batch))
-                        batch = []
-                if batch:
-                    q.put(("frames", batch))
-                q.put(("end", keep_from))
-    except MicroexprError as e:
-        q.put(("error", str(e)))
-    except Exception as e:  # reported in the parent as one line
-        q.put(("error", f"worker failed: {type(e).__name__}: {e}"))
 
 
 def plan_chunks(indices_first: int, n: int, workers: int) -> list[list[tuple[int, int, int]]]:
@@ -145,53 +127,89 @@ def plan_chunks(indices_first: int, n: int, workers: int) -> list[list[tuple[int
     return per_worker
 
 
-def _observe_parallel(src, src_kwargs: dict, opts: AnalyzeOptions, mode: str, workers: int) -> Iterator[RawFrame]:
-    first, n = src.first_index, src.info.frame_count
-    plan = plan_chunks(first, n, workers)
-    order = [(k % workers) for k in range(sum(len(p) for p in plan))]
-    ctx = mp.get_context("spawn")
-    queues = [ctx.Queue(maxsize=4 * CHUNK_FRAMES // 24 + 4) for _ in range(workers)]
-    procs = [
-        ctx.Process(
-            target=_worker_main,
-            args=(str(src.info.path), src_kwargs, str(opts.model_path) if opts.model_path else None,
-                  opts.max_faces, mode, plan[w], queues[w]),
-            daemon=True,
-        )
-        for w in range(workers)
-    ]
-    for p in procs:
-        p.start()
+def _observe_parallel(src, src_kwargs: dict, opts: AnalyzeOptions, mode: str, workers: int,
+                      warnings: list[str]) -> Iterator[RawFrame]:
+    """Frames observed by ``workers`` landmarker subprocesses, merged back in frame order."""
+    import pickle
+    import subprocess
+    import sys
+    import threading
+
+    from microexpr._worker import receive
+
+    plan = plan_chunks(src.first_index, src.info.frame_count, workers)
+    n_chunks = sum(len(p) for p in plan)
+    procs, queues, tails, threads = [], [], [], []
+    for w in range(workers):
+        proc = subprocess.Popen([sys.executable, "-m", "microexpr._worker"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        job = {"path": str(src.info.path), "src_kwargs": src_kwargs, "max_faces": opts.max_faces, "mode": mode,
+               "model_path": str(opts.model_path) if opts.model_path else None, "chunks": plan[w]}
+        proc.stdin.write(pickle.dumps(job))
+        proc.stdin.close()
+        q: queue.Queue = queue.Queue(maxsize=2 * CHUNK_FRAMES // 24 + 4)  # about two chunks ahead at most
+        tail: list[bytes] = []
+
+        def pump(proc=proc, q=q) -> None:
+            while (msg := receive(proc.stdout)) is not None:
+                q.put(msg)
+            q.put(None)
+
+        def drain(proc=proc, tail=tail) -> None:
+            for line in proc.stderr:
+                tail[:] = (tail + [line])[-5:]
+
+        for fn in (pump, drain):
+            th = threading.Thread(target=fn, daemon=True)
+            th.start()
+            threads.append(th)
+        procs.append(proc)
+        queues.append(q)
+        tails.append(tail)
     try:
-        for w in order:
+        for k in range(n_chunks):
+            w = k % workers
             while True:
-                try:
-                    kind, payload = queues[w].get(timeout=5.0)
-                except queue.Empty:
-                    if not procs[w].is_alive():
-                        raise MicroexprError(f"a landmarker worker stopped unexpectedly (exit code {procs[w].exitcode})") from None
-                    continue
+                msg = queues[w].get()
+                if msg is None:
+                    proc = procs[w]
+                    proc.wait()
+                    last = tails[w][-1].decode(errors="replace").strip() if tails[w] else ""
+                    raise MicroexprError(f"a landmarker worker stopped unexpectedly (exit code {proc.returncode})"
+                                         + (f": {last}" if last else ""))
+                kind, payload = msg
                 if kind == "frames":
                     yield from payload
                 elif kind == "end":
                     break
+                elif kind == "warning":
+                    warnings.append(payload)
                 else:
                     raise MicroexprError(payload)
+        for q in queues:  # what the workers said after their last chunk (warnings), up to their exit
+            while (msg := q.get()) is not None:
+                if msg[0] == "warning" and msg[1] not in warnings:
+                    warnings.append(msg[1])
     finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-            p.join(timeout=5)
-        for q in queues:
-            q.close()
-            q.cancel_join_thread()
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        for q in queues:  # unblock pumps stuck on a full queue after an early exit
+            while not q.empty():
+                q.get_nowait()
+        for th in threads:
+            th.join(timeout=5)
+        for proc in procs:
+            proc.stdout.close()
+            proc.stderr.close()
 
 
 def _choose_workers(opts: AnalyzeOptions, n_frames: int | None, kind: str) -> int:
     if opts.workers:
         w = opts.workers
     else:
-        w = min(2, os.cpu_count() or 1)
+        w = min(8, os.cpu_count() or 1)
     if kind == "images" or n_frames is None or n_frames < 2 * CHUNK_FRAMES:
         return 1
     return max(1, min(w, (n_frames + CHUNK_FRAMES - 1) // CHUNK_FRAMES))
@@ -217,13 +235,18 @@ class _Rows:
         self.geo: list[np.ndarray] = []
         self.bs: list[np.ndarray] = []
         self.quality: list[np.ndarray] = []
+        self.crop_m: list[np.ndarray] = []
         self.lm_path = workdir / "landmarks.f32"
         self._lm = open(self.lm_path, "wb")
+        self._crops = open(workdir / "crops.u8", "wb")
+        self._blank_crop = bytes(CROP_PX * CROP_PX)
         self._nan_lm = np.full(_LM_FLOATS, np.nan, np.float32).tobytes()
         self._nan = {k: np.full(n, np.nan) for k, n in (("pose", 6), ("gaze", 2), ("geo", len(FEATURE_NAMES)),
                                                         ("bs", len(BLENDSHAPE_NAMES)), ("q", N_QUALITY))}
+        self._nan["q"][5:] = 0  # flags are integers: a frame without a face raises none
 
-    def add(self, index: int, t_s: float, name: str, face: FaceObservation | None, m: FaceMeasures | None) -> None:
+    def add(self, index: int, t_s: float, name: str, face: FaceObservation | None, m: FaceMeasures | None,
+            crop: np.ndarray | None = None, crop_m: np.ndarray | None = None) -> None:
         self.frame.append(index)
         self.name.append(name)
         self.t_s.append(t_s)
@@ -236,7 +259,9 @@ class _Rows:
             self.geo.append(self._nan["geo"])
             self.bs.append(self._nan["bs"])
             self.quality.append(self._nan["q"])
+            self.crop_m.append(np.full((2, 3), np.nan))
             self._lm.write(self._nan_lm)
+            self._crops.write(self._blank_crop)
             return
         self.face_id.append(face.face_id)
         self.success.append(1)
@@ -246,10 +271,13 @@ class _Rows:
         self.geo.append(m.geo)
         self.bs.append(face.blendshapes)
         self.quality.append(m.quality)
+        self.crop_m.append(crop_m)
         self._lm.write(np.ascontiguousarray(face.landmarks_px, np.float32).tobytes())
+        self._crops.write(np.ascontiguousarray(crop, np.uint8).tobytes())
 
     def finish(self) -> dict[str, np.ndarray]:
         self._lm.close()
+        self._crops.close()
         n = len(self.frame)
 
         def stack(xs: list[np.ndarray], width: int) -> np.ndarray:
@@ -261,7 +289,7 @@ class _Rows:
             "success": np.asarray(self.success, np.int8), "confidence": np.asarray(self.confidence, np.float32),
             "pose": stack(self.pose, 6), "gaze": stack(self.gaze, 2), "geo": stack(self.geo, len(FEATURE_NAMES)),
             "bs": stack(self.bs, len(BLENDSHAPE_NAMES)), "quality": stack(self.quality, N_QUALITY),
-            "n": np.asarray(n),
+            "crop_m": np.asarray(self.crop_m, np.float64).reshape(n, 2, 3), "n": np.asarray(n),
         }
 
 
@@ -467,7 +495,8 @@ def analyze_video(
             mode = "image" if images_mode else opts.landmark_mode
             n_total = src.info.frame_count
             workers = _choose_workers(opts, n_total, src.kind)
-            raw = (_observe_parallel(src, src_kwargs, opts, mode, workers) if workers > 1
+            worker_warnings: list[str] = []
+            raw = (_observe_parallel(src, src_kwargs, opts, mode, workers, worker_warnings) if workers > 1
                    else _observe_in_process(src, opts, mode))
             rows = _Rows(workdir)
             tracker = FaceTracker()
@@ -482,8 +511,8 @@ def analyze_video(
             for index, t_s, name, raw_faces, err in raw:
                 if err:
                     src.warnings.append(f"frame {index}: {err}")
-                faces = [FaceObservation(-1, lm, bs, tf) for lm, bs, tf, _ in raw_faces]
-                crops = [c for *_, c in raw_faces]
+                faces = [FaceObservation(-1, rf[0], rf[1], rf[2]) for rf in raw_faces]
+                extras = [(rf[3], rf[4], rf[5]) for rf in raw_faces]
                 if images_mode:
                     faces = [f.with_id(i) for i, f in enumerate(faces)]
                     measurer = FaceMeasurer(reference_for)  # photos are independent
@@ -491,12 +520,12 @@ def analyze_video(
                     faces = tracker.update(t_s, faces)
                 if not faces:
                     rows.add(index, t_s, name, None, None)
-                for f, crop in sorted(zip(faces, crops), key=lambda fc: fc[0].face_id):
-                    rows.add(index, t_s, name, f, measurer.measure(f, t_s, crop))
+                for f, (measures, crop, m) in sorted(zip(faces, extras), key=lambda fc: fc[0].face_id):
+                    rows.add(index, t_s, name, f, measurer.measure(f, t_s, measures), crop, m)
                 done += 1
                 if progress is not None:
                     progress(done, n_total)
-            warnings = list(src.warnings)
+            warnings = list(src.warnings) + [w for w in worker_warnings if w not in src.warnings]
             info = src.info
             references = {} if images_mode else measurer.references()
         t_track = time.perf_counter()
@@ -504,6 +533,7 @@ def analyze_video(
         if done == 0:
             raise InputError(f"{path}: no frames could be read")
         baselines = _calibrate(cols, references, opts, given, images_mode, warnings)
+        cols["geo"] = np.hstack([cols["geo"], _flow_features(cols, baselines, workdir, images_mode, opts)])
         _fill_aus(cols, baselines, images_mode and given is None)
         if not (cols["success"] > 0).any():
             warnings.append(f"{Path(path).name}: no face found in any frame (rows have success=0)")
@@ -547,12 +577,55 @@ def _calibrate(cols: dict[str, np.ndarray], references: dict[int, np.ndarray], o
     return baselines
 
 
+def _flow_features(cols: dict[str, np.ndarray], baselines: dict[int, Baseline], workdir: Path, images_mode: bool,
+                   opts: AnalyzeOptions) -> np.ndarray:
+    """(n, n_flow) region flow features of every row against its face's neutral crop (0 for photos).
+
+    The neutral crop is the median crop over the face's neutral frames from this video (for a profile or a
+    neutral image: the least active stretch of this video, since no face image is ever stored).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from microexpr.calibrate import activity, least_active_window
+
+    n = int(cols["n"])
+    out = np.zeros((n, len(FLOW_FEATURE_NAMES)))
+    if images_mode or n == 0:
+        return out
+    crops = np.memmap(workdir / "crops.u8", np.uint8, "r", shape=(n, CROP_PX, CROP_PX))
+    lms = np.memmap(workdir / "landmarks.f32", np.float32, "r", shape=(n, N_LANDMARKS, 3))
+    for f in sorted(int(x) for x in np.unique(cols["face_id"]) if x >= 0):
+        rows = np.flatnonzero(cols["face_id"] == f)
+        b = baselines.get(f)
+        if b is not None and b.rows is not None:
+            local = b.rows
+        else:
+            act = activity(cols["geo"][rows], cols["bs"][rows])
+            sel = least_active_window(cols["t_s"][rows], act, cols["confidence"][rows] > 0.5,
+                                      window_s=opts.neutral_window_s)
+            local = np.arange(len(rows))[sel]
+        nrows = rows[local]
+        neutral = np.median(np.asarray(crops[nrows]), axis=0).astype(np.uint8)
+        lm_crop = np.median([to_crop(lms[r], cols["crop_m"][r]) for r in nrows], axis=0)
+
+        def run(block: np.ndarray, neutral: np.ndarray = neutral, lm_crop: np.ndarray = lm_crop) -> np.ndarray:
+            meter = FlowMeter(neutral, lm_crop)  # one per thread: OpenCV's DIS object is not shareable
+            return np.array([meter.features(crops[r]) for r in block]).reshape(len(block), -1)
+
+        blocks = np.array_split(rows, max(1, min(8, len(rows) // 64)))
+        with ThreadPoolExecutor(max_workers=min(len(blocks), os.cpu_count() or 1)) as ex:
+            feats = np.vstack(list(ex.map(run, blocks)))
+        out[rows] = feats - np.median(feats[local], axis=0)
+    return out
+
+
 def _fill_aus(cols: dict[str, np.ndarray], baselines: dict[int, Baseline], blendshapes_only: bool) -> None:
     n = int(cols["n"])
     au_r = np.full((n, len(AU_CODES)), np.nan, np.float32)
     for f, b in baselines.items():
         sel = cols["face_id"] == f
-        au_r[sel] = au_intensity(cols["geo"][sel], cols["bs"][sel], geo_neutral=b.geo_neutral, bs_neutral=b.bs_neutral)
+        geo_neutral = np.concatenate([b.geo_neutral, np.zeros(len(FLOW_FEATURE_NAMES))])  # flow is neutral-relative
+        au_r[sel] = au_intensity(cols["geo"][sel], cols["bs"][sel], geo_neutral=geo_neutral, bs_neutral=b.bs_neutral)
     if blendshapes_only:
         sel = cols["success"] > 0
         au_r[sel] = au_intensity(cols["geo"][sel], cols["bs"][sel], geo_neutral=None, bs_neutral=None, geometry=False)
@@ -628,34 +701,50 @@ def iter_analyze(
     measurer = FaceMeasurer(
         lambda fid, f: given.reference if given is not None else frontal_reference(f.landmarks_px, f.transform)
     )
-    warm: dict[int, list[tuple[float, np.ndarray, np.ndarray]]] = {}
+    warm: dict[int, list[tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
     fixed: dict[int, Baseline] = {}
+    meters: dict[int, FlowMeter] = {}
+    zeros_flow = np.zeros(len(FLOW_FEATURE_NAMES))
     with open_source(Path(path), **src_kwargs) as src:
         mode = "image" if src.kind == "images" else opts.landmark_mode
         for index, t_s, _name, raw_faces, _err in _observe_in_process(src, opts, mode):
-            faces = tracker.update(t_s, [FaceObservation(-1, lm, bs, tf) for lm, bs, tf, _ in raw_faces])
-            crops = [c for *_, c in raw_faces]
+            faces = tracker.update(t_s, [FaceObservation(-1, rf[0], rf[1], rf[2]) for rf in raw_faces])
+            extras = [(rf[3], rf[4], rf[5]) for rf in raw_faces]
             results = []
-            for f, crop in sorted(zip(faces, crops), key=lambda fc: fc[0].face_id):
-                m = measurer.measure(f, t_s, crop)
-                b = given or fixed.get(f.face_id)
+            for f, (crop_stats, crop, cm) in sorted(zip(faces, extras), key=lambda fc: fc[0].face_id):
+                m = measurer.measure(f, t_s, crop_stats)
+                fid = f.face_id
+                if fid not in meters:  # until calibrated, motion is measured against the face's first crop
+                    meters[fid] = FlowMeter(crop, to_crop(f.landmarks_px, cm))
+                b = fixed.get(fid)
                 if b is None:
-                    hist = warm.setdefault(f.face_id, [])
-                    hist.append((t_s, m.geo, f.blendshapes.astype(np.float64)))
+                    hist = warm.setdefault(fid, [])
+                    hist.append((t_s, m.geo, f.blendshapes.astype(np.float64), crop, to_crop(f.landmarks_px, cm)))
                     ts = np.array([h[0] for h in hist])
                     geo = np.array([h[1] for h in hist])
                     bs = np.array([h[2] for h in hist])
-                    ref = measurer.references()[f.face_id]
+                    ref = measurer.references()[fid]
                     if ts[-1] - ts[0] >= warmup_s:
-                        b = fixed[f.face_id] = auto_baseline(ref, ts, geo, bs, np.ones(len(ts), bool),
-                                                             window_s=min(1.0, warmup_s))
-                        del warm[f.face_id]
+                        b = auto_baseline(ref, ts, geo, bs, np.ones(len(ts), bool), window_s=min(1.0, warmup_s))
+                        if given is not None:
+                            b = given
+                        fixed[fid] = b
+                        sel = b.rows if b.rows is not None else np.arange(len(hist))
+                        meters[fid] = FlowMeter(
+                            np.median([hist[i][3] for i in sel], axis=0).astype(np.uint8),
+                            np.median([hist[i][4] for i in sel], axis=0),
+                        )
+                        del warm[fid]
+                    elif given is not None:
+                        b = given
                     else:
                         b = Baseline(ref, np.median(geo, 0), np.median(bs, 0), np.zeros(geo.shape[1]), "warm-up")
-                au = au_intensity(m.geo, f.blendshapes, geo_neutral=b.geo_neutral, bs_neutral=b.bs_neutral)
+                flow = meters[fid].features(crop)
+                au = au_intensity(np.concatenate([m.geo, flow]), f.blendshapes,
+                                  geo_neutral=np.concatenate([b.geo_neutral, zeros_flow]), bs_neutral=b.bs_neutral)
                 present = au_presence(au)
                 results.append(FaceResult(
-                    f.face_id, m.confidence, m.pose, m.gaze,
+                    fid, m.confidence, m.pose, m.gaze,
                     {c: float(v) for c, v in zip(AU_CODES, au)}, {c: bool(v) for c, v in zip(AU_CODES, present)},
                     f.blendshapes, dict(zip(QUALITY_COLUMNS, m.quality.tolist())), f.landmarks_px,
                 ))

@@ -63,7 +63,8 @@ class Frame:
     """One decoded frame.
 
     Attributes:
-        index: 0-based position of the frame in the source (after --start).
+        index: 0-based position of the frame in the whole source, in presentation order (--start does not
+            change it: the first frame kept after --start 2 at 30 fps has index 60).
         t_s: presentation time in seconds, from the container's timestamps.
         image: (H, W, 3) uint8 RGB.
         name: source file name for image folders, else "".

@@ -116,7 +116,7 @@ def test_streaming_yields_each_frame_with_aus(smile_video):
 def test_photos_give_one_row_per_face_per_photo(tmp_path, face_model):
     from PIL import Image
 
-    from microexpr.synth.render import sample_face
+    from microexpr.synth import sample_face
 
     for k, name in enumerate(["astronaut", "hopper"]):
         Image.fromarray(sample_face(name).image).save(tmp_path / f"p{k}.png")

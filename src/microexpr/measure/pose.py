@@ -36,9 +36,9 @@ def head_pose(transform: np.ndarray) -> np.ndarray:
     """(Tx, Ty, Tz, Rx, Ry, Rz): translation in mm and rotation in radians, signed as the module says."""
     r, t = rotation_translation(transform)
     pitch, yaw, roll = euler_from_rotation(r)
-    # MediaPipe's canonical face looks toward +z; in the camera frame the sign of yaw and roll come out
-    # opposite to the conventions above (checked against rendered rotations in tests/measure/test_pose.py).
-    return np.array([t[0], t[1], t[2], pitch, -yaw, -roll])
+    # MediaPipe's canonical face looks toward +z, so in the camera frame yaw comes out opposite to the
+    # convention above (checked against rendered rotations in tests/pipeline/test_measures.py).
+    return np.array([t[0], t[1], t[2], pitch, -yaw, roll])
 
 
 def angular_distance_deg(r1: np.ndarray, r2: np.ndarray) -> float:

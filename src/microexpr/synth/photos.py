@@ -17,7 +17,7 @@ from microexpr.types import N_LANDMARKS
 SAMPLE_FACES: tuple[str, ...] = ("astronaut", "hopper")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity (arrays inside)
 class FacePhoto:
     """A still photo of one face and its detected landmarks.
 
@@ -38,7 +38,9 @@ class FacePhoto:
         lm = self.landmarks_px
         if not isinstance(lm, np.ndarray) or lm.shape != (N_LANDMARKS, 3):
             got = getattr(lm, "shape", type(lm).__name__)
-            raise ValueError(f"landmarks_px must be a np.ndarray with shape ({N_LANDMARKS}, 3), but got {got}")
+            raise ValueError(
+                f"landmarks_px must be a np.ndarray with shape ({N_LANDMARKS}, 3), but got {got}"
+            )
         img = np.array(img, np.uint8, copy=True)
         img.setflags(write=False)
         lm = np.array(lm, np.float32, copy=True)
@@ -97,7 +99,9 @@ def load_sample_image(name: str) -> np.ndarray:
         try:
             import skimage.data
         except ImportError as e:
-            raise InputError("the 'astronaut' face needs scikit-image: pip install 'microexpr[samples]'") from e
+            raise InputError(
+                "the 'astronaut' face needs scikit-image: pip install 'microexpr[samples]'"
+            ) from e
         return np.ascontiguousarray(skimage.data.astronaut()[..., :3])
     if name == "hopper":
         try:
@@ -112,7 +116,9 @@ def load_sample_image(name: str) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def sample_face(name: str = "astronaut", *, size: tuple[int, int] = (640, 480), iod_px: float = 90.0) -> FacePhoto:
+def sample_face(
+    name: str = "astronaut", *, size: tuple[int, int] = (640, 480), iod_px: float = 90.0
+) -> FacePhoto:
     """A real face shipped inside a dependency, framed for rendering.
 
     The photo is scaled so that the inter-ocular distance (33-263) is about ``iod_px``, the face is centred in

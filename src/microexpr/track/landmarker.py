@@ -19,6 +19,8 @@ from microexpr.track.model import require_model
 from microexpr.types import N_BLENDSHAPES, N_LANDMARKS, FaceObservation
 
 Mode = Literal["video", "image"]
+PRIME_FRAMES = 8  # video mode: the first frame is shown this many times first (see FaceLandmarker._prime)
+PRIME_STEP_MS = 33
 
 
 class FaceLandmarker:
@@ -52,6 +54,7 @@ class FaceLandmarker:
         self.mode = mode
         self.max_faces = max_faces
         self._last_ts_ms = -1
+        self._offset_ms = 0
         opts = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(path)),
             running_mode=vision.RunningMode.VIDEO if mode == "video" else vision.RunningMode.IMAGE,
@@ -77,6 +80,17 @@ class FaceLandmarker:
             self._lm.close()
             self._lm = None
 
+    def _prime(self, image: np.ndarray, t_s: float) -> None:
+        """Show the first frame a few times before its own time, so that video mode's temporal filter starts
+        settled instead of drifting over the first ~10 frames (which would look like small expressions)."""
+        import mediapipe as mp
+
+        mp_image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
+        self._offset_ms = PRIME_FRAMES * PRIME_STEP_MS
+        for k in range(PRIME_FRAMES):
+            self._lm.detect_for_video(mp_image, int(round(t_s * 1000.0)) + k * PRIME_STEP_MS)
+        self._last_ts_ms = int(round(t_s * 1000.0)) + (PRIME_FRAMES - 1) * PRIME_STEP_MS
+
     def detect(self, image: np.ndarray, t_s: float = 0.0) -> list[FaceObservation]:
         """Faces in one frame.
 
@@ -97,9 +111,11 @@ class FaceLandmarker:
         if not self._warm:  # the first inference prints TFLite's delegate banner on fd 2
             self._warm = True
             with _native_stderr_silenced():
+                if self.mode == "video":
+                    self._prime(image, t_s)
                 return self.detect(image, t_s)
         if self.mode == "video":
-            ts = int(round(t_s * 1000.0))
+            ts = int(round(t_s * 1000.0)) + self._offset_ms
             if ts <= self._last_ts_ms:
                 ts = self._last_ts_ms + 1
             self._last_ts_ms = ts

@@ -1,0 +1,80 @@
+"""Landmarker worker process: ``python -m microexpr._worker``, started by pipeline._observe_parallel.
+
+A plain subprocess rather than multiprocessing, so that a user's script needs no ``if __name__ ==
+"__main__"`` guard and nothing is forked from a process that may hold MediaPipe's threads. The job comes
+as one pickle on stdin; results go back on stdout as length-prefixed pickles: ("frames", [RawFrame, ...]),
+("end", keep_from) after each chunk, or ("error", message).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import sys
+from pathlib import Path
+from typing import BinaryIO
+
+BATCH_FRAMES = 24
+
+
+def send(out: BinaryIO, message: object) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(struct.pack("<Q", len(data)))
+    out.write(data)
+    out.flush()
+
+
+def receive(inp: BinaryIO) -> object | None:
+    """One message, or None at end of stream."""
+    head = inp.read(8)
+    if len(head) < 8:
+        return None
+    (n,) = struct.unpack("<Q", head)
+    data = inp.read(n)
+    if len(data) < n:
+        return None
+    return pickle.loads(data)
+
+
+def run(job: dict, out: BinaryIO) -> None:
+    from microexpr.errors import MicroexprError
+    from microexpr.io import open_source
+    from microexpr.pipeline import detect_raw
+    from microexpr.track.landmarker import FaceLandmarker
+
+    try:
+        with open_source(Path(job["path"]), **job["src_kwargs"]) as src, FaceLandmarker(
+            Path(job["model_path"]) if job["model_path"] else None, max_faces=job["max_faces"], mode=job["mode"]
+        ) as lm:
+            for first, stop, keep_from in job["chunks"]:
+                batch = []
+                for fr in src.iter_range(first, stop):
+                    faces, err = detect_raw(lm, fr.image, fr.t_s)
+                    if fr.index < keep_from:
+                        continue
+                    batch.append((fr.index, fr.t_s, fr.name, faces, err))
+                    if len(batch) >= BATCH_FRAMES:
+                        send(out, ("frames", batch))
+                        batch = []
+                if batch:
+                    send(out, ("frames", batch))
+                send(out, ("end", keep_from))
+            for w in src.warnings:
+                send(out, ("warning", w))
+    except MicroexprError as e:
+        send(out, ("error", str(e)))
+    except Exception as e:  # reported by the parent as one line
+        send(out, ("error", f"landmarker worker failed: {type(e).__name__}: {e}"))
+
+
+def main() -> None:
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything printed by libraries goes to stderr, never into the result stream
+    job = pickle.load(sys.stdin.buffer)
+    run(job, out)
+    out.close()
+
+
+if __name__ == "__main__":
+    main()

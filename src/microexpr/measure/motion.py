@@ -1,0 +1,117 @@
+"""Pixel-level motion: optical flow inside landmark-defined regions of the aligned face.
+
+MediaPipe's landmarks are regularised by its face model: they follow a rendered cheek raise (AU06) or lid
+movement only by a tenth of the true displacement. Dense optical flow between the face's aligned crop
+and its neutral crop sees those movements. Each face in each frame is warped (2D similarity of its stable
+points onto a fixed template) to a CROP_PX square grey crop; after calibration, DIS optical flow from the
+neutral crop to each frame's crop is averaged inside small regions around landmark groups, less the
+median flow of the whole crop (residual alignment error), in inter-ocular distances (IOD).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from microexpr.facs import LM
+from microexpr.measure.align import STABLE, similarity_fit
+
+CROP_PX = 128
+CROP_UNIT_PX = CROP_PX / 2.2  # one IOD in crop pixels: the crop spans 2.2 IOD from brow to chin
+_ORIGIN = np.array([CROP_PX / 2.0, 0.75 * CROP_UNIT_PX])  # where the eyes' midpoint lands
+# Stable points (facs.LM.STABLE order) of a frontal face, eyes' midpoint at 0, IOD = 1 (mean of two faces).
+_TEMPLATE = np.array([
+    [-0.011, -0.527], [-0.006, -0.039], [-0.005, 0.047], [-0.007, 0.124], [-0.006, 0.193], [-0.201, 0.028],
+    [0.198, 0.029], [-0.769, 0.235], [0.766, 0.235], [-0.782, 0.086], [0.775, 0.085], [-0.754, 0.388],
+    [0.75, 0.389],
+]) * CROP_UNIT_PX + _ORIGIN
+
+# (feature name, landmark group, radius in IOD, component): "up" = -v, "out" = lateral away from the midline
+_REGIONS: tuple[tuple[str, tuple[int, ...], float, str], ...] = (
+    ("flow_brow_inner_R", LM.BROW_INNER_R, 0.07, "up"), ("flow_brow_inner_L", LM.BROW_INNER_L, 0.07, "up"),
+    ("flow_brow_outer_R", LM.BROW_OUTER_R, 0.07, "up"), ("flow_brow_outer_L", LM.BROW_OUTER_L, 0.07, "up"),
+    ("flow_upper_lid_R", LM.EYE_UPPER_R_ALL, 0.04, "up"), ("flow_upper_lid_L", LM.EYE_UPPER_L_ALL, 0.04, "up"),
+    ("flow_lower_lid_R", LM.EYE_LOWER_R_ALL, 0.04, "up"), ("flow_lower_lid_L", LM.EYE_LOWER_L_ALL, 0.04, "up"),
+    ("flow_cheek_R", LM.CHEEK_R, 0.10, "up"), ("flow_cheek_L", LM.CHEEK_L, 0.10, "up"),
+    ("flow_nose_ala_R", LM.NOSE_ALA_R, 0.06, "up"), ("flow_nose_ala_L", LM.NOSE_ALA_L, 0.06, "up"),
+    ("flow_upper_lip", LM.UPPER_LIP_TOP_ALL, 0.05, "up"), ("flow_lower_lip", LM.LOWER_LIP_BOTTOM_ALL, 0.05, "up"),
+    ("flow_corner_R", LM.MOUTH_CORNER_R_ALL[:3], 0.06, "up"), ("flow_corner_L", LM.MOUTH_CORNER_L_ALL[:3], 0.06, "up"),
+    ("flow_corner_out_R", LM.MOUTH_CORNER_R_ALL[:3], 0.06, "out"),
+    ("flow_corner_out_L", LM.MOUTH_CORNER_L_ALL[:3], 0.06, "out"),
+    ("flow_chin", LM.CHIN_ALL, 0.10, "up"),
+)
+FLOW_FEATURE_NAMES: tuple[str, ...] = tuple(r[0] for r in _REGIONS)
+
+
+def crop_transform(landmarks: np.ndarray) -> np.ndarray:
+    """(2, 3) affine matrix taking image pixels to the aligned crop (2D similarity of the stable points)."""
+    s, r, t = similarity_fit(np.asarray(landmarks, np.float64)[STABLE, :2], _TEMPLATE)
+    return np.hstack([s * r, t[:, None]])
+
+
+def face_crop(grey: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The aligned grey crop of one face.
+
+    Args:
+        grey: (H, W) uint8 frame.
+        landmarks: (478, 3) pixels.
+
+    Returns:
+        (CROP_PX, CROP_PX) uint8 crop and the (2, 3) image-to-crop matrix.
+    """
+    m = crop_transform(landmarks)
+    crop = cv2.warpAffine(grey, m, (CROP_PX, CROP_PX), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return crop, m.astype(np.float32)
+
+
+def region_masks(landmarks_crop: np.ndarray) -> list[np.ndarray]:
+    """Flat pixel indices of each region, from landmarks already in crop coordinates ((478, 2))."""
+    yy, xx = np.mgrid[0:CROP_PX, 0:CROP_PX]
+    out = []
+    for _name, idx, radius, _comp in _REGIONS:
+        m = np.zeros((CROP_PX, CROP_PX), bool)
+        r2 = (radius * CROP_UNIT_PX) ** 2
+        for i in idx:
+            m |= (xx - landmarks_crop[i, 0]) ** 2 + (yy - landmarks_crop[i, 1]) ** 2 <= r2
+        out.append(np.flatnonzero(m))
+    return out
+
+
+def to_crop(landmarks: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Landmarks (478, 2+) in image pixels -> crop pixels with the (2, 3) matrix."""
+    p = np.asarray(landmarks, np.float64)[:, :2]
+    return p @ np.asarray(m, np.float64)[:, :2].T + np.asarray(m, np.float64)[:, 2]
+
+
+class FlowMeter:
+    """Region flow features of crops against one neutral crop.
+
+    Args:
+        neutral: (CROP_PX, CROP_PX) uint8 neutral crop.
+        neutral_landmarks_crop: (478, 2) neutral landmarks in crop pixels (they place the regions).
+    """
+
+    def __init__(self, neutral: np.ndarray, neutral_landmarks_crop: np.ndarray) -> None:
+        self.neutral = np.ascontiguousarray(neutral, np.uint8)
+        self.masks = region_masks(neutral_landmarks_crop)
+        mid_x = float(np.mean(neutral_landmarks_crop[list(LM.NOSE_BRIDGE), 0]))
+        self.sign_out = np.array([
+            (1.0 if float(np.mean(neutral_landmarks_crop[list(idx), 0])) > mid_x else -1.0) for _, idx, _, _ in _REGIONS
+        ])
+        self.is_up = np.array([c == "up" for *_, c in _REGIONS])
+        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+
+    def features(self, crop: np.ndarray) -> np.ndarray:
+        """(len(FLOW_FEATURE_NAMES),) float64 in IOD units."""
+        flow = self._dis.calc(self.neutral, np.ascontiguousarray(crop, np.uint8), None)
+        u = flow[..., 0].ravel()
+        v = flow[..., 1].ravel()
+        u = u - np.median(u)  # most of the face is still in any one action: the median is alignment error
+        v = v - np.median(v)
+        out = np.empty(len(self.masks))
+        for k, idx in enumerate(self.masks):
+            if len(idx) == 0:  # region outside the crop (extreme pose): no evidence
+                out[k] = 0.0
+            else:
+                out[k] = -v[idx].mean() if self.is_up[k] else self.sign_out[k] * u[idx].mean()
+        return out / CROP_UNIT_PX
