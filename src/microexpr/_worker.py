@@ -1,4 +1,4 @@
-"""Landmarker worker process: ``python -m microexpr._worker``, started by pipeline._observe_parallel.
+"""Landmarker worker process: ``python -m microexpr._worker``, started by track.observe.observe_parallel.
 
 A plain subprocess rather than multiprocessing, so that a user's script needs no ``if __name__ ==
 "__main__"`` guard and nothing is forked from a process that may hold MediaPipe's threads. The job comes
@@ -40,8 +40,8 @@ def receive(inp: BinaryIO) -> object | None:
 def run(job: dict, out: BinaryIO) -> None:
     from microexpr.errors import MicroexprError
     from microexpr.io import open_source
-    from microexpr.pipeline import detect_raw
     from microexpr.track.landmarker import FaceLandmarker
+    from microexpr.track.observe import detect_raw
 
     try:
         with open_source(Path(job["path"]), **job["src_kwargs"]) as src, FaceLandmarker(

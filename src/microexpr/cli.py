@@ -215,7 +215,8 @@ def models_fetch(
     def body() -> None:
         from microexpr.track.model import fetch_model
 
-        r = fetch_model(source_path=source, force=force, log=lambda m: err.print(f"  {m}", highlight=False))
+        r = fetch_model(source_path=source, force=force,
+                        log=lambda m: err.print(f"  {m}", highlight=False, soft_wrap=True))
         out.print(f"[green]model ok:[/] {r.path} ({r.size_bytes} bytes, sha256 {r.sha256[:16]}..., from {r.source})",
                   highlight=False)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import shutil
 import tempfile
 import time
@@ -20,21 +19,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import cv2
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from microexpr import __version__
 from microexpr.calibrate import Baseline, auto_baseline, frontal_reference, load_profile, range_baseline
-from microexpr.errors import InputError, MicroexprError, OptionError
+from microexpr.errors import InputError, OptionError
 from microexpr.facs import AU_CODES, BLENDSHAPE_NAMES
 from microexpr.io import open_source
 from microexpr.measure.au import au_intensity, au_presence
 from microexpr.measure.frame import N_QUALITY, FaceMeasurer, FaceMeasures
 from microexpr.measure.geometry import FEATURE_NAMES
-from microexpr.measure.motion import CROP_PX, FLOW_FEATURE_NAMES, FlowMeter, face_crop, to_crop
-from microexpr.measure.quality import QUALITY_COLUMNS, crop_measures
+from microexpr.measure.motion import CROP_PX, FLOW_FEATURE_NAMES, FlowMeter, to_crop
+from microexpr.measure.quality import QUALITY_COLUMNS
 from microexpr.outputs import (
     EVENT_COLUMNS,
     commit_out_dir,
@@ -44,14 +42,13 @@ from microexpr.outputs import (
     write_tables,
 )
 from microexpr.track.ids import FaceTracker
-from microexpr.track.landmarker import FaceLandmarker, detect_image
+from microexpr.track.landmarker import detect_image
 from microexpr.track.model import MODEL_SHA256, require_model, sha256_file
+from microexpr.track.observe import CHUNK_FRAMES, observe_in_process, observe_parallel
 from microexpr.types import N_LANDMARKS, AUSeries, FaceObservation, VideoInfo
 
 log = logging.getLogger("microexpr")
 
-CHUNK_FRAMES = 240  # frames per chunk handed to a worker process
-OVERLAP_FRAMES = 12  # frames decoded before a chunk so that the landmarker's tracking settles; discarded
 _LM_FLOATS = N_LANDMARKS * 3
 
 
@@ -83,126 +80,6 @@ class AnalyzeOptions:
             raise OptionError("give only one of --neutral, --neutral-image and --profile")
         if self.landmark_mode not in ("video", "image"):
             raise OptionError(f"landmark mode must be 'video' or 'image', but got {self.landmark_mode!r}")
-
-
-# --------------------------------------------------------------------------------------------------
-# Observation: frames -> raw faces (landmarker), in this process or in workers
-# --------------------------------------------------------------------------------------------------
-
-# One observed frame: (index, t_s, name, [RawFace, ...], error); a RawFace is
-# (landmarks, blendshapes, transform, (sharpness, luminance, face_size_px), aligned grey crop, image-to-crop matrix)
-RawFace = tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float, float], np.ndarray, np.ndarray]
-RawFrame = tuple[int, float, str, list[RawFace], str]
-
-
-def detect_raw(lm: FaceLandmarker, image: np.ndarray, t_s: float) -> tuple[list[RawFace], str]:
-    """Faces of one frame as plain arrays plus crop measures; a frame MediaPipe refuses gives no face."""
-    try:
-        faces = lm.detect(image, t_s)
-    except Exception as e:  # an odd frame becomes a success=0 row with a warning, not a crash
-        return [], f"landmarker failed: {e}"
-    if not faces:
-        return [], ""
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    return [
-        (f.landmarks_px, f.blendshapes, f.transform, crop_measures(image, f.landmarks_px), *face_crop(grey, f.landmarks_px))
-        for f in faces
-    ], ""
-
-
-def _observe_in_process(src, opts: AnalyzeOptions, mode: str) -> Iterator[RawFrame]:
-    with FaceLandmarker(opts.model_path, max_faces=opts.max_faces, mode=mode) as lm:
-        for fr in src:
-            faces, err = detect_raw(lm, fr.image, fr.t_s)
-            yield fr.index, fr.t_s, fr.name, faces, err
-
-
-def plan_chunks(indices_first: int, n: int, workers: int) -> list[list[tuple[int, int, int]]]:
-    """Split frames [first, first+n) into chunks dealt round-robin to workers: (decode_from, stop, keep_from)."""
-    bounds = list(range(indices_first, indices_first + n, CHUNK_FRAMES)) + [indices_first + n]
-    per_worker: list[list[tuple[int, int, int]]] = [[] for _ in range(workers)]
-    for k in range(len(bounds) - 1):
-        a, b = bounds[k], bounds[k + 1]
-        per_worker[k % workers].append((max(indices_first, a - OVERLAP_FRAMES), b, a))
-    return per_worker
-
-
-def _observe_parallel(src, src_kwargs: dict, opts: AnalyzeOptions, mode: str, workers: int,
-                      warnings: list[str]) -> Iterator[RawFrame]:
-    """Frames observed by ``workers`` landmarker subprocesses, merged back in frame order."""
-    import pickle
-    import subprocess
-    import sys
-    import threading
-
-    from microexpr._worker import receive
-
-    plan = plan_chunks(src.first_index, src.info.frame_count, workers)
-    n_chunks = sum(len(p) for p in plan)
-    procs, queues, tails, threads = [], [], [], []
-    for w in range(workers):
-        proc = subprocess.Popen([sys.executable, "-m", "microexpr._worker"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        job = {"path": str(src.info.path), "src_kwargs": src_kwargs, "max_faces": opts.max_faces, "mode": mode,
-               "model_path": str(opts.model_path) if opts.model_path else None, "chunks": plan[w]}
-        proc.stdin.write(pickle.dumps(job))
-        proc.stdin.close()
-        q: queue.Queue = queue.Queue(maxsize=2 * CHUNK_FRAMES // 24 + 4)  # about two chunks ahead at most
-        tail: list[bytes] = []
-
-        def pump(proc=proc, q=q) -> None:
-            while (msg := receive(proc.stdout)) is not None:
-                q.put(msg)
-            q.put(None)
-
-        def drain(proc=proc, tail=tail) -> None:
-            for line in proc.stderr:
-                tail[:] = (tail + [line])[-5:]
-
-        for fn in (pump, drain):
-            th = threading.Thread(target=fn, daemon=True)
-            th.start()
-            threads.append(th)
-        procs.append(proc)
-        queues.append(q)
-        tails.append(tail)
-    try:
-        for k in range(n_chunks):
-            w = k % workers
-            while True:
-                msg = queues[w].get()
-                if msg is None:
-                    proc = procs[w]
-                    proc.wait()
-                    last = tails[w][-1].decode(errors="replace").strip() if tails[w] else ""
-                    raise MicroexprError(f"a landmarker worker stopped unexpectedly (exit code {proc.returncode})"
-                                         + (f": {last}" if last else ""))
-                kind, payload = msg
-                if kind == "frames":
-                    yield from payload
-                elif kind == "end":
-                    break
-                elif kind == "warning":
-                    warnings.append(payload)
-                else:
-                    raise MicroexprError(payload)
-        for q in queues:  # what the workers said after their last chunk (warnings), up to their exit
-            while (msg := q.get()) is not None:
-                if msg[0] == "warning" and msg[1] not in warnings:
-                    warnings.append(msg[1])
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-        for q in queues:  # unblock pumps stuck on a full queue after an early exit
-            while not q.empty():
-                q.get_nowait()
-        for th in threads:
-            th.join(timeout=5)
-        for proc in procs:
-            proc.stdout.close()
-            proc.stderr.close()
 
 
 def _choose_workers(opts: AnalyzeOptions, n_frames: int | None, kind: str) -> int:
@@ -496,8 +373,9 @@ def analyze_video(
             n_total = src.info.frame_count
             workers = _choose_workers(opts, n_total, src.kind)
             worker_warnings: list[str] = []
-            raw = (_observe_parallel(src, src_kwargs, opts, mode, workers, worker_warnings) if workers > 1
-                   else _observe_in_process(src, opts, mode))
+            lm_opts = {"model_path": opts.model_path, "max_faces": opts.max_faces, "mode": mode}
+            raw = (observe_parallel(src, src_kwargs, workers=workers, warnings=worker_warnings, **lm_opts)
+                   if workers > 1 else observe_in_process(src, **lm_opts))
             rows = _Rows(workdir)
             tracker = FaceTracker()
 
@@ -707,7 +585,9 @@ def iter_analyze(
     zeros_flow = np.zeros(len(FLOW_FEATURE_NAMES))
     with open_source(Path(path), **src_kwargs) as src:
         mode = "image" if src.kind == "images" else opts.landmark_mode
-        for index, t_s, _name, raw_faces, _err in _observe_in_process(src, opts, mode):
+        for index, t_s, _name, raw_faces, _err in observe_in_process(
+            src, model_path=opts.model_path, max_faces=opts.max_faces, mode=mode
+        ):
             faces = tracker.update(t_s, [FaceObservation(-1, rf[0], rf[1], rf[2]) for rf in raw_faces])
             extras = [(rf[3], rf[4], rf[5]) for rf in raw_faces]
             results = []

@@ -38,51 +38,6 @@ FEATURE_NAMES: tuple[str, ...] = tuple(f"{f}_{s}" for f in SIDED_FEATURES for s 
 FEATURE_INDEX = {n: i for i, n in enumerate(FEATURE_NAMES)}
 
 
-def _my(p: np.ndarray, idx: tuple[int, ...] | int) -> float:
-    return float(np.mean(p[np.atleast_1d(idx), 1]))
-
-
-def _mx(p: np.ndarray, idx: tuple[int, ...] | int) -> float:
-    return float(np.mean(p[np.atleast_1d(idx), 0]))
-
-
-def features_aligned(aligned: np.ndarray, unit: float) -> np.ndarray:
-    """Geometry features of landmarks already in the reference frame.
-
-    Args:
-        aligned: (478, 3) landmarks in the reference frame (y grows downward).
-        unit: the reference IOD in the same units.
-
-    Returns:
-        (len(FEATURE_NAMES),) float64 in IOD units.
-    """
-    p = aligned
-    mid_x = _mx(p, LM.NOSE_BRIDGE)
-    out: dict[str, float] = {}
-    for s in SIDES:
-        g = _G[s]
-        eye_y = _my(p, g["corners"])
-        out[f"brow_inner_raise_{s}"] = _my(p, g["eye_in"]) - _my(p, g["inner"])
-        out[f"brow_mid_raise_{s}"] = eye_y - _my(p, g["mid"])
-        out[f"brow_outer_raise_{s}"] = _my(p, g["eye_out"]) - _my(p, g["outer"])
-        out[f"upper_lid_raise_{s}"] = eye_y - _my(p, g["up"])
-        out[f"lower_lid_raise_{s}"] = eye_y - _my(p, g["low"])
-        out[f"eye_open_{s}"] = _my(p, g["low"]) - _my(p, g["up"])
-        out[f"cheek_raise_{s}"] = -_my(p, g["cheek"])
-        out[f"nose_ala_raise_{s}"] = -_my(p, g["ala"])
-        out[f"corner_raise_{s}"] = -_my(p, g["mouth"])
-        out[f"corner_lateral_{s}"] = abs(_mx(p, g["mouth"]) - mid_x)
-    out["brow_gap"] = abs(_mx(p, LM.BROW_INNER_L) - _mx(p, LM.BROW_INNER_R))
-    out["upper_lip_raise"] = -_my(p, LM.UPPER_LIP_TOP_ALL)
-    out["lower_lip_raise"] = -_my(p, LM.LOWER_LIP_BOTTOM_ALL)
-    out["chin_raise"] = -_my(p, LM.CHIN_ALL)
-    out["lip_gap"] = _my(p, LM.LOWER_LIP_INNER_ALL) - _my(p, LM.UPPER_LIP_INNER_ALL)
-    out["lip_thickness"] = (_my(p, LM.UPPER_LIP_INNER_ALL) - _my(p, LM.UPPER_LIP_TOP_ALL)) + (
-        _my(p, LM.LOWER_LIP_BOTTOM_ALL) - _my(p, LM.LOWER_LIP_INNER_ALL)
-    )
-    return np.array([out[n] for n in FEATURE_NAMES], np.float64) / max(unit, 1e-9)
-
-
 def features(landmarks: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Geometry features of a face after rigid alignment to ``reference``.
 
@@ -94,3 +49,69 @@ def features(landmarks: np.ndarray, reference: np.ndarray) -> np.ndarray:
         (len(FEATURE_NAMES),) float64, IOD units of the reference.
     """
     return features_aligned(align_to(landmarks, reference), iod(reference))
+
+
+def _compile() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each feature as a signed sum of landmark-group means: (weights over groups, group index table)."""
+    groups: list[tuple[int, ...]] = []
+
+    def g(idx: tuple[int, ...] | int) -> int:
+        key = tuple(np.atleast_1d(idx).tolist())
+        if key not in groups:
+            groups.append(key)
+        return groups.index(key)
+
+    terms: dict[str, list[tuple[float, int, int]]] = {}  # feature -> [(weight, group, axis)]
+    for s in SIDES:
+        q = _G[s]
+        corners = g(q["corners"])
+        terms[f"brow_inner_raise_{s}"] = [(1, g(q["eye_in"]), 1), (-1, g(q["inner"]), 1)]
+        terms[f"brow_mid_raise_{s}"] = [(1, corners, 1), (-1, g(q["mid"]), 1)]
+        terms[f"brow_outer_raise_{s}"] = [(1, g(q["eye_out"]), 1), (-1, g(q["outer"]), 1)]
+        terms[f"upper_lid_raise_{s}"] = [(1, corners, 1), (-1, g(q["up"]), 1)]
+        terms[f"lower_lid_raise_{s}"] = [(1, corners, 1), (-1, g(q["low"]), 1)]
+        terms[f"eye_open_{s}"] = [(1, g(q["low"]), 1), (-1, g(q["up"]), 1)]
+        terms[f"cheek_raise_{s}"] = [(-1, g(q["cheek"]), 1)]
+        terms[f"nose_ala_raise_{s}"] = [(-1, g(q["ala"]), 1)]
+        terms[f"corner_raise_{s}"] = [(-1, g(q["mouth"]), 1)]
+        sign = -1.0 if s == "R" else 1.0  # the subject's right is on the image left: lateral = away from midline
+        terms[f"corner_lateral_{s}"] = [(sign, g(q["mouth"]), 0), (-sign, g(LM.NOSE_BRIDGE), 0)]
+    terms["brow_gap"] = [(1, g(LM.BROW_INNER_L), 0), (-1, g(LM.BROW_INNER_R), 0)]
+    terms["upper_lip_raise"] = [(-1, g(LM.UPPER_LIP_TOP_ALL), 1)]
+    terms["lower_lip_raise"] = [(-1, g(LM.LOWER_LIP_BOTTOM_ALL), 1)]
+    terms["chin_raise"] = [(-1, g(LM.CHIN_ALL), 1)]
+    terms["lip_gap"] = [(1, g(LM.LOWER_LIP_INNER_ALL), 1), (-1, g(LM.UPPER_LIP_INNER_ALL), 1)]
+    terms["lip_thickness"] = [
+        (1, g(LM.UPPER_LIP_INNER_ALL), 1), (-1, g(LM.UPPER_LIP_TOP_ALL), 1),
+        (1, g(LM.LOWER_LIP_BOTTOM_ALL), 1), (-1, g(LM.LOWER_LIP_INNER_ALL), 1),
+    ]
+    w = np.zeros((len(FEATURE_NAMES), len(groups), 2))
+    for k, name in enumerate(FEATURE_NAMES):
+        for weight, gi, axis in terms[name]:
+            w[k, gi, axis] += weight
+    # group means as one matrix product: member[g, landmark] = 1 / len(group)
+    member = np.zeros((len(groups), 478))
+    for gi, idx in enumerate(groups):
+        member[gi, list(idx)] = 1.0 / len(idx)
+    return w.reshape(len(FEATURE_NAMES), -1), member, np.array([len(x) for x in groups])
+
+
+_W, _MEMBER, _ = _compile()
+
+
+def features_aligned(aligned: np.ndarray, unit: float) -> np.ndarray:
+    """Geometry features of landmarks already in the reference frame (two matrix products: the hot path).
+
+    Args:
+        aligned: (478, 2+) landmarks in the reference frame (y grows downward).
+        unit: the reference IOD in the same units.
+
+    Returns:
+        (len(FEATURE_NAMES),) float64 in IOD units. ``corner_lateral`` is the signed distance of each mouth
+        corner from the midline, positive on its own side.
+    """
+    means = _MEMBER @ np.asarray(aligned, np.float64)[:, :2]  # (groups, 2)
+    out = _W @ means.ravel()
+    i = FEATURE_INDEX["brow_gap"]
+    out[i] = abs(out[i])
+    return out / max(unit, 1e-9)
