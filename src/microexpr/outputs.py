@@ -6,11 +6,12 @@ swapped in whole, so an error never leaves half-written output and never destroy
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -112,23 +113,18 @@ def commit_out_dir(staging: Path, final: Path) -> Path:
     return final
 
 
-def write_tables(
-    batches: Callable[[], Iterator[pa.RecordBatch]], schema: pa.Schema, folder: Path, *, csv: bool = True
-) -> list[Path]:
-    """Stream record batches into frames.parquet and frames.csv in ``folder`` (memory stays flat)."""
+def write_tables(batches: Iterator[pa.RecordBatch], schema: pa.Schema, folder: Path, *, csv: bool = True) -> list[Path]:
+    """Stream record batches into frames.parquet (and frames.csv) in ``folder``: one pass, flat memory."""
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    written = []
-    pq_path = folder / "frames.parquet"
-    with pq.ParquetWriter(pq_path, schema, compression="zstd") as w:
-        for b in batches():
-            w.write_batch(b)
-    written.append(pq_path)
-    if csv:
-        csv_path = folder / "frames.csv"
-        with pacsv.CSVWriter(csv_path, schema, write_options=pacsv.WriteOptions(quoting_style="needed")) as w:
-            for b in batches():
+    pq_path, csv_path = folder / "frames.parquet", folder / "frames.csv"
+    with contextlib.ExitStack() as stack:
+        writers = [stack.enter_context(pq.ParquetWriter(pq_path, schema, compression="zstd"))]
+        if csv:
+            opts = pacsv.WriteOptions(quoting_style="needed")
+            writers.append(stack.enter_context(pacsv.CSVWriter(csv_path, schema, write_options=opts)))
+        for b in batches:
+            for w in writers:
                 w.write_batch(b)
-        written.append(csv_path)
-    return written
+    return [pq_path, csv_path] if csv else [pq_path]

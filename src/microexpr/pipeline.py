@@ -282,7 +282,7 @@ class Analysis:
         staging, final = prepare_out_dir(Path(out_dir), stem or "output")
         try:
             schema = frames_schema(with_file=self.images_mode)
-            write_tables(lambda: self.batches(), schema, staging, csv=csv)
+            write_tables(self.batches(), schema, staging, csv=csv)
             self.events.to_csv(staging / "events.csv", index=False)
             write_json(staging / "events.json", self.events.to_dict(orient="records"))
             meta = self.meta()
@@ -373,6 +373,7 @@ def analyze_video(
             n_total = src.info.frame_count
             workers = _choose_workers(opts, n_total, src.kind)
             worker_warnings: list[str] = []
+            frame_warnings: list[str] = []
             lm_opts = {"model_path": opts.model_path, "max_faces": opts.max_faces, "mode": mode}
             raw = (observe_parallel(src, src_kwargs, workers=workers, warnings=worker_warnings, **lm_opts)
                    if workers > 1 else observe_in_process(src, **lm_opts))
@@ -388,7 +389,7 @@ def analyze_video(
             done = 0
             for index, t_s, name, raw_faces, err in raw:
                 if err:
-                    src.warnings.append(f"frame {index}: {err}")
+                    frame_warnings.append(f"frame {index}: {err}")
                 faces = [FaceObservation(-1, rf[0], rf[1], rf[2]) for rf in raw_faces]
                 extras = [(rf[3], rf[4], rf[5]) for rf in raw_faces]
                 if images_mode:
@@ -403,7 +404,8 @@ def analyze_video(
                 done += 1
                 if progress is not None:
                     progress(done, n_total)
-            warnings = list(src.warnings) + [w for w in worker_warnings if w not in src.warnings]
+            io_logged = list(src.warnings)  # the io stage logged these itself
+            warnings = io_logged + [w for w in worker_warnings + frame_warnings if w not in io_logged]
             info = src.info
             references = {} if images_mode else measurer.references()
         t_track = time.perf_counter()
@@ -420,7 +422,8 @@ def analyze_video(
         shutil.rmtree(workdir, ignore_errors=True)
         raise
     for w in warnings:
-        log.warning(w)
+        if w not in io_logged:
+            log.warning(w)
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
     params["workers_used"] = workers
     params["model_sha256"] = sha256_file(model)

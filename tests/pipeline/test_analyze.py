@@ -128,3 +128,34 @@ def test_options_are_checked():
     with pytest.raises(OptionError):
         analyze_video("x.mp4", max_faces=0)
     assert frames_schema().names[:3] == ["frame", "face_id", "timestamp"]
+
+
+def test_a_neutral_photo_calibrates_the_subject(smile_video, tmp_path, face_model):
+    from PIL import Image
+
+    from microexpr.synth import sample_face
+
+    photo = tmp_path / "neutral.png"
+    Image.fromarray(sample_face("astronaut").image).save(photo)
+    r = analyze_video(smile_video, neutral_image=photo)
+    assert r.baselines[0].source == "image: neutral.png"
+    au12 = r.frames["AU12_r"].to_numpy()
+    assert au12[:40].max() < 0.5 and au12.max() > 1.5
+
+
+def test_quality_flags_mark_flicker_and_blur(tmp_path, face_model):
+    import cv2
+
+    from microexpr.synth import render_clip, sample_face, write_video
+
+    frames = []
+    for k, img in enumerate(render_clip(sample_face("astronaut"), {}, fps=30.0, n_frames=60)):
+        if k == 30:
+            img = np.clip(img.astype(int) + 60, 0, 255).astype(np.uint8)  # a flash
+        if k >= 45:
+            img = cv2.GaussianBlur(img, (0, 0), 6)
+        frames.append(img)
+    f = analyze_video(write_video(frames, tmp_path / "q.mp4", fps=30.0)).frames
+    assert f.loc[f["frame"] == 30, "flag_lighting"].item() == 1
+    assert f.loc[f["frame"] < 29, "flag_lighting"].sum() == 0
+    assert f.loc[f["frame"] >= 46, "flag_blur"].mean() > 0.9 and f.loc[f["frame"] < 29, "flag_blur"].sum() == 0
