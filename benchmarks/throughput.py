@@ -132,7 +132,10 @@ def _tree_rss_kb(pid: int) -> int:
 def peak_rss_mb(path: Path, out: Path) -> tuple[float, float]:
     """(peak RSS of the process tree in MiB, wall seconds) of `microexpr analyze path`."""
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "microexpr", "analyze", str(path), "-o", str(out), "--quiet"])
+    workers = str(os.cpu_count() or 1)  # the same process layout for both lengths
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "microexpr", "analyze", str(path), "-o", str(out), "--quiet", "--workers", workers]
+    )
     peak = [0]
 
     def poll() -> None:

@@ -2,8 +2,8 @@
 
 A plain subprocess rather than multiprocessing, so that a user's script needs no ``if __name__ ==
 "__main__"`` guard and nothing is forked from a process that may hold MediaPipe's threads. The job comes
-as one pickle on stdin; results go back on stdout as length-prefixed pickles: ("frames", [RawFrame, ...]),
-("end", keep_from) after each chunk, or ("error", message).
+as one pickle on stdin; results go back on stdout as messages (a kind byte, a length, a pickle): "frames"
+(a batch of RawFrame), "end" after each chunk, "warning" and "error".
 """
 
 from __future__ import annotations
@@ -18,23 +18,27 @@ from typing import BinaryIO
 BATCH_FRAMES = 24
 
 
-def send(out: BinaryIO, message: object) -> None:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    out.write(struct.pack("<Q", len(data)))
+_KINDS = ("frames", "end", "warning", "error")
+
+
+def send(out: BinaryIO, kind: str, payload: object) -> None:
+    """One message: a kind byte, the payload's length, the pickled payload."""
+    data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(struct.pack("<BQ", _KINDS.index(kind), len(data)))
     out.write(data)
     out.flush()
 
 
-def receive(inp: BinaryIO) -> object | None:
-    """One message, or None at end of stream."""
-    head = inp.read(8)
-    if len(head) < 8:
+def read_frame(inp: BinaryIO) -> tuple[str, bytes] | None:
+    """(kind, pickled payload) of the next message, or None at the end of the stream."""
+    head = inp.read(9)
+    if len(head) < 9:
         return None
-    (n,) = struct.unpack("<Q", head)
+    code, n = struct.unpack("<BQ", head)
     data = inp.read(n)
     if len(data) < n:
         return None
-    return pickle.loads(data)
+    return _KINDS[code], data
 
 
 def run(job: dict, out: BinaryIO) -> None:
@@ -55,17 +59,17 @@ def run(job: dict, out: BinaryIO) -> None:
                         continue
                     batch.append((fr.index, fr.t_s, fr.name, faces, err))
                     if len(batch) >= BATCH_FRAMES:
-                        send(out, ("frames", batch))
+                        send(out, "frames", batch)
                         batch = []
                 if batch:
-                    send(out, ("frames", batch))
-                send(out, ("end", keep_from))
+                    send(out, "frames", batch)
+                send(out, "end", keep_from)
             for w in src.warnings:
-                send(out, ("warning", w))
+                send(out, "warning", w)
     except MicroexprError as e:
-        send(out, ("error", str(e)))
+        send(out, "error", str(e))
     except Exception as e:  # reported by the parent as one line
-        send(out, ("error", f"landmarker worker failed: {type(e).__name__}: {e}"))
+        send(out, "error", f"landmarker worker failed: {type(e).__name__}: {e}")
 
 
 def main() -> None:

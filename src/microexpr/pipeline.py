@@ -83,13 +83,14 @@ class AnalyzeOptions:
 
 
 def _choose_workers(opts: AnalyzeOptions, n_frames: int | None, kind: str) -> int:
-    if opts.workers:
-        w = opts.workers
-    else:
-        w = min(8, os.cpu_count() or 1)
-    if kind == "images" or n_frames is None or n_frames < 2 * CHUNK_FRAMES:
+    """Landmarker processes: as asked, or one per core when the input has at least two chunks' frames."""
+    if kind == "images" or not n_frames:
         return 1
-    return max(1, min(w, (n_frames + CHUNK_FRAMES - 1) // CHUNK_FRAMES))
+    if opts.workers:
+        return max(1, min(opts.workers, n_frames))
+    if n_frames < 2 * CHUNK_FRAMES:  # starting a worker costs about a second: not worth it for short clips
+        return 1
+    return max(1, min(os.cpu_count() or 1, 8, -(-n_frames // CHUNK_FRAMES)))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -375,7 +376,8 @@ def analyze_video(
             worker_warnings: list[str] = []
             frame_warnings: list[str] = []
             lm_opts = {"model_path": opts.model_path, "max_faces": opts.max_faces, "mode": mode}
-            raw = (observe_parallel(src, src_kwargs, workers=workers, warnings=worker_warnings, **lm_opts)
+            raw = (observe_parallel(src, src_kwargs, workers=workers, warnings=worker_warnings,
+                                    spool_dir=workdir, **lm_opts)
                    if workers > 1 else observe_in_process(src, **lm_opts))
             rows = _Rows(workdir)
             tracker = FaceTracker()

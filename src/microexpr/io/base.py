@@ -76,6 +76,10 @@ class Source:
         """(N,) float64 presentation times in seconds of every frame of the selection, without decoding."""
         raise NotImplementedError
 
+    def seek_points(self) -> np.ndarray:
+        """Frame indices (within the selection) where decoding can start cheaply: every frame for images."""
+        return np.arange(self.first_index, self.first_index + (self.info.frame_count or 0))
+
     def _read(self, first: int, stop: int) -> Generator[Frame, None, None]:
         raise NotImplementedError
 

@@ -341,6 +341,17 @@ class VideoSource(Source):
         """
         return self._index.t_s[self.first_index : self.first_index + (self.info.frame_count or 0)].copy()
 
+    def seek_points(self) -> np.ndarray:
+        """Frame indices (within the selection) of keyframes, where decoding can start without the frames
+        before; the selection's first frame is always included (reaching it may cost decoding from earlier)."""
+        idx = self._index
+        lo, hi = self.first_index, self.first_index + (self.info.frame_count or 0)
+        if not idx.exact or len(idx.key_pts) == 0:
+            return np.array([lo], np.int64)
+        keys = np.searchsorted(idx.pts, idx.key_pts)  # positions of the keyframes among the sorted frame times
+        keys = keys[(keys >= lo) & (keys < hi)]
+        return np.unique(np.concatenate([[lo], keys])).astype(np.int64)
+
     def _start_points(self, first: int) -> list[int | None]:
         """Keyframe timestamps to seek to for frame ``first``, latest first; None means the file's start."""
         idx = self._index
