@@ -187,6 +187,34 @@ class _progress:
             self._p.stop()
 
 
+@app.command("evaluate-spotting")
+def evaluate_spotting(
+    pred: Path = typer.Option(..., "--pred", help="Predicted events (events.csv from analyze)."),
+    truth: Path = typer.Option(..., "--truth", help="Ground truth: truth.csv, or a CAS(ME)^2 / SAMM-LV .xlsx."),
+    kind: Optional[str] = typer.Option(None, "--kind", help="Only micro or macro."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the scores as JSON."),
+) -> None:
+    """Score spotted intervals with the MEGC rules (IoU >= 0.5, each truth matched once, pooled counts)."""
+
+    def body() -> None:
+        from rich.table import Table
+
+        from microexpr.outputs import write_json
+        from microexpr.temporal.evaluate import evaluate_spotting as score
+        from microexpr.temporal.evaluate import read_events
+
+        scores = score(read_events(pred), read_events(truth), kind=kind)
+        table = Table("kind", "TP", "FP", "FN", "precision", "recall", "F1")
+        for k, sc in scores.items():
+            table.add_row(k, str(sc.tp), str(sc.fp), str(sc.fn), f"{sc.precision:.3f}", f"{sc.recall:.3f}",
+                          f"{sc.f1:.3f}")
+        out.print(table)
+        if json_out is not None:
+            write_json(json_out, {k: sc.as_dict() for k, sc in scores.items()})
+
+    _run(body)
+
+
 @app.command()
 def sample(
     output: Path = typer.Option(Path("samples/sample.mp4"), "-o", "--output", help="Where to write the clip."),

@@ -99,6 +99,22 @@ def _open(path: Path) -> av.container.InputContainer:
         raise InputError(_unreadable(path, e)) from None
 
 
+def _demux(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+           flags: _Scan | _Damage) -> Iterator[av.Packet]:
+    """The stream's non-empty packets; a demux error ends them and sets ``flags.demux_error``."""
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.FFmpegError:
+            flags.demux_error = True
+            return
+        if packet.size:
+            yield packet
+
+
 def _unreadable(path: Path, e: av.FFmpegError) -> str:
     reason = e.strerror or type(e).__name__
     try:
@@ -256,17 +272,7 @@ class VideoSource(Source):
         cc = stream.codec_context
         scan = _Scan(reordered=bool(cc.has_b_frames))
         decoding = True
-        packets = container.demux(stream)
-        while True:
-            try:
-                packet = next(packets)
-            except StopIteration:
-                break
-            except av.FFmpegError:
-                scan.demux_error = True
-                break
-            if packet.size == 0:
-                continue
+        for packet in _demux(container, stream, scan):
             if decoding:
                 try:
                     out = cc.decode(packet)
@@ -437,17 +443,7 @@ class VideoSource(Source):
             except av.FFmpegError:
                 return  # the caller tries an earlier keyframe, then the start
         wait_for_key = key is not None
-        packets = container.demux(stream)
-        while True:
-            try:
-                packet = next(packets)
-            except StopIteration:
-                break
-            except av.FFmpegError:
-                damage.demux_error = True
-                break
-            if packet.size == 0:
-                continue
+        for packet in _demux(container, stream, damage):
             if wait_for_key:
                 if not packet.is_keyframe:
                     continue
