@@ -119,3 +119,9 @@ def test_unknown_neutral_range(smile_video, tmp_path):
 def test_small_commands(args, face_model):
     p = run(*args)
     assert p.returncode == 0 and p.stdout.strip(), p.stderr
+
+
+def test_the_summary_names_the_strongest_au(smile_video, tmp_path):
+    p = run("analyze", str(smile_video), "-o", str(tmp_path))
+    assert p.returncode == 0, p.stderr
+    assert "face 0: strongest AUs AU12" in " ".join(p.stdout.split())

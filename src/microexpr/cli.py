@@ -132,8 +132,23 @@ def analyze(
                 f"[green]done:[/] {folder}  ({c['frames']} frames, {c['faces']} face(s), {c['rows']} rows, "
                 f"{result.timings['frames_per_s']:.0f} frames/s)", highlight=False,
             )
+            for face_id in sorted(result.baselines):
+                out.print(f"  face {face_id}: {_au_summary(result, face_id)}", highlight=False)
 
     _run(body, jlog)
+
+
+def _au_summary(result, face_id: int) -> str:  # noqa: ANN001
+    """The strongest AUs of one face: 'AU12 3.3 at 4.33 s, ...' (neutral: ...)."""
+    series = result.au_series(face_id)
+    peaks = []
+    for k, code in enumerate(series.au_codes):
+        col = series.intensity[:, k]
+        if len(col) and col.max() >= 1.0:
+            i = int(col.argmax())
+            peaks.append((float(col[i]), f"{code} {col[i]:.1f} at {series.t_s[i]:.2f} s"))
+    top = ", ".join(text for _, text in sorted(peaks, reverse=True)[:5]) or "no AU above trace level"
+    return f"strongest AUs {top} (neutral {result.baselines[face_id].source})"
 
 
 class _progress:
