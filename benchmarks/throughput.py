@@ -154,7 +154,7 @@ def peak_rss_mb(path: Path, out: Path) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=20.0, help="length of the throughput clip")
+    ap.add_argument("--seconds", type=float, default=60.0, help="length of the throughput clip")
     ap.add_argument("--long-minutes", type=float, default=10.0, help="length of the long memory clip")
     ap.add_argument("--skip-memory", action="store_true")
     a = ap.parse_args()

@@ -115,11 +115,16 @@ class FaceObservation:
             raise ValueError(f"confidence must be in [0, 1], but got {self.confidence}")
 
     def with_id(self, face_id: int, confidence: float | None = None) -> FaceObservation:
-        """Return a copy carrying another face id (and optionally another confidence)."""
-        return FaceObservation(
-            face_id, self.landmarks_px, self.blendshapes, self.transform,
-            self.confidence if confidence is None else confidence,
-        )
+        """Return a copy carrying another face id (and optionally another confidence); the read-only arrays
+        are shared, not copied."""
+        c = self.confidence if confidence is None else confidence
+        if not 0.0 <= c <= 1.0:
+            raise ValueError(f"confidence must be in [0, 1], but got {c}")
+        new = object.__new__(FaceObservation)
+        for name, value in (("face_id", face_id), ("landmarks_px", self.landmarks_px),
+                            ("blendshapes", self.blendshapes), ("transform", self.transform), ("confidence", c)):
+            object.__setattr__(new, name, value)
+        return new
 
 
 @dataclass(frozen=True)

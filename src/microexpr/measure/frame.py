@@ -14,7 +14,7 @@ import numpy as np
 from microexpr.measure.align import STABLE, align_to, iod
 from microexpr.measure.gaze import gaze_angles
 from microexpr.measure.geometry import features_aligned
-from microexpr.measure.pose import angular_distance_deg, head_pose, rotation_translation
+from microexpr.measure.pose import angular_distance_deg, pose_from, rotation_translation
 from microexpr.measure.quality import QualityThresholds, flags
 from microexpr.types import FaceObservation
 
@@ -84,9 +84,9 @@ class FaceMeasurer:
         geo = features_aligned(aligned, st.unit)
         resid = float(np.sqrt(((aligned[STABLE] - st.reference[STABLE]) ** 2).sum(1).mean()) / max(st.unit, 1e-9))
         confidence = float(face.confidence * (1.0 - np.clip((resid - 0.02) / 0.10, 0.0, 1.0)))
-        pose = head_pose(face.transform)
+        rot, trans = rotation_translation(face.transform)
+        pose = pose_from(rot, trans)
         gaze = gaze_angles(face.landmarks_px, pose[4], pose[3])
-        rot, _ = rotation_translation(face.transform)
         sharp, lum, size = crop
         speed = 0.0
         jump = 0.0

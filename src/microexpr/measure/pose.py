@@ -34,7 +34,11 @@ def euler_from_rotation(r: np.ndarray) -> np.ndarray:
 
 def head_pose(transform: np.ndarray) -> np.ndarray:
     """(Tx, Ty, Tz, Rx, Ry, Rz): translation in mm and rotation in radians, signed as the module says."""
-    r, t = rotation_translation(transform)
+    return pose_from(*rotation_translation(transform))
+
+
+def pose_from(r: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """:func:`head_pose` from an already split rotation and translation (camera frame, mm)."""
     pitch, yaw, roll = euler_from_rotation(r)
     # MediaPipe's canonical face looks toward +z, so in the camera frame yaw comes out opposite to the
     # convention above (checked against rendered rotations in tests/pipeline/test_measures.py).
