@@ -39,3 +39,23 @@ def test_two_worker_processes_agree_with_one(smile_video):
     # the second chunk's landmarker starts OVERLAP_FRAMES early, so it has settled: landmarks agree closely
     assert np.nanmax(np.abs(a["x_61"].to_numpy() - b["x_61"].to_numpy())) < 1.0
     assert np.abs(a["AU12_r"].to_numpy() - b["AU12_r"].to_numpy()).max() < 0.5
+
+
+def test_two_workers_on_a_truncated_file_keep_what_decodes_and_warn(tmp_path, face_model):
+    import av
+
+    from microexpr import analyze_video
+    from microexpr.synth import render_clip, sample_face, write_video
+
+    full = write_video(render_clip(sample_face("astronaut", size=(320, 240), iod_px=60), {}, fps=30.0, n_frames=120),
+                       tmp_path / "full.mkv", fps=30.0, keyint=30)
+    data = full.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    with av.open(str(cut)) as c:
+        decodable = sum(1 for _ in c.decode(video=0))
+    r = analyze_video(cut, workers=2)
+    assert r.params["workers_used"] == 2
+    f = r.frames
+    assert 0 < len(f) <= decodable and f["frame"].is_monotonic_increasing
+    assert (f["success"] == 1).mean() > 0.9
