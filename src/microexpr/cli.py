@@ -202,6 +202,41 @@ class _progress:
             self._p.stop()
 
 
+@app.command("check-capture")
+def check_capture_cmd(
+    input: Path = typer.Argument(..., help="A recording (video file, or image-sequence folder with --fps)."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Frame rate of an image-sequence folder."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the report as JSON."),
+) -> None:
+    """Can this recording catch micro-expressions? Real fps, dropped frames, face size, blur, light; what to change."""
+
+    def body() -> None:
+        from rich.table import Table
+
+        from microexpr.capture import check_capture
+        from microexpr.outputs import write_json
+
+        r = check_capture(input, fps=fps)
+        t = Table("measure", "value", show_header=False)
+        t.add_row("frames", str(r.frames))
+        t.add_row("frame rate", f"{r.measured_fps:.2f} fps measured, {r.nominal_fps:.2f} declared, jitter {r.jitter_ms:.2f} ms")
+        t.add_row("dropped / duplicated", f"{r.dropped} / {r.duplicated}")
+        t.add_row("face", f"found in {r.face_found:.0%} of sampled frames, {r.face_width_px:.0f} px wide")
+        t.add_row("sharpness", f"{r.sharpness:.0f}")
+        t.add_row("light", f"luminance {r.luminance:.0f}, halves differ by {r.unevenness:.0%}")
+        out.print(t)
+        if r.ok:
+            out.print("[green]verdict: good for micro-expressions[/]")
+        else:
+            out.print("[yellow]verdict: not good for micro-expressions[/]")
+            for pr in r.problems:
+                out.print(f"  - {pr}", highlight=False, soft_wrap=True)
+        if json_out is not None:
+            write_json(json_out, r.as_dict())
+
+    _run(body)
+
+
 @app.command("evaluate-spotting")
 def evaluate_spotting(
     pred: Path = typer.Option(..., "--pred", help="Predicted events (events.csv from analyze)."),
