@@ -134,7 +134,18 @@ def peak_rss_mb(path: Path, out: Path) -> tuple[float, float]:
     t = time.perf_counter()
     workers = str(os.cpu_count() or 1)  # the same process layout for both lengths
     proc = subprocess.Popen(
-        [sys.executable, "-m", "microexpr", "analyze", str(path), "-o", str(out), "--quiet", "--workers", workers]
+        [
+            sys.executable,
+            "-m",
+            "microexpr",
+            "analyze",
+            str(path),
+            "-o",
+            str(out),
+            "--quiet",
+            "--workers",
+            workers,
+        ]
     )
     peak = [0]
 
@@ -183,7 +194,9 @@ def main() -> None:
         s_mb, s_t = peak_rss_mb(short, tmp / "m1")
         l_mb, l_t = peak_rss_mb(long, tmp / "m2")
         print(f"peak RSS, 10 s video                     {s_mb:8.1f} MiB   ({s_t:.1f} s wall)")
-        print(f"peak RSS, {a.long_minutes:g} min video                   {l_mb:8.1f} MiB   ({l_t:.1f} s wall)")
+        print(
+            f"peak RSS, {a.long_minutes:g} min video                   {l_mb:8.1f} MiB   ({l_t:.1f} s wall)"
+        )
         print(f"ratio long / short                       {l_mb / s_mb:8.2f}x   (target <= 1.2)")
 
 

@@ -35,7 +35,10 @@ def test_a_120_fps_close_up_passes_and_a_30_fps_small_face_is_told_what_to_chang
     text = " ".join(r.problems)
     assert "30 fps" in text and "120 fps" in text and "px wide" in text
 
-    p = subprocess.run([sys.executable, "-m", "microexpr", "check-capture", str(bad), "--json", str(tmp_path / "r.json")],
-                       capture_output=True, text=True)
+    p = subprocess.run(
+        [sys.executable, "-m", "microexpr", "check-capture", str(bad), "--json", str(tmp_path / "r.json")],
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 0 and "not good for micro-expressions" in p.stdout, p.stderr
     assert json.loads((tmp_path / "r.json").read_text())["ok"] is False

@@ -14,8 +14,9 @@ import pytest
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "microexpr", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "microexpr", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 def assert_one_line_error(p: subprocess.CompletedProcess, *needles: str) -> None:
@@ -35,7 +36,15 @@ def test_analyze_writes_the_output_folder(smile_video, tmp_path):
 
 
 def test_log_json_reports_start_and_done(smile_video, tmp_path):
-    p = run("analyze", str(smile_video), "-o", str(tmp_path), "--log-json", "--save-profile", str(tmp_path / "s.json"))
+    p = run(
+        "analyze",
+        str(smile_video),
+        "-o",
+        str(tmp_path),
+        "--log-json",
+        "--save-profile",
+        str(tmp_path / "s.json"),
+    )
     assert p.returncode == 0, p.stderr
     events = [json.loads(line) for line in p.stderr.splitlines()]
     assert events[0]["event"] == "start" and events[-1]["event"] == "done" and events[-1]["rows"] == 90
@@ -43,7 +52,9 @@ def test_log_json_reports_start_and_done(smile_video, tmp_path):
 
 
 def test_missing_file(tmp_path, face_model):
-    assert_one_line_error(run("analyze", str(tmp_path / "nope.mp4"), "-o", str(tmp_path)), "nope.mp4", "not found")
+    assert_one_line_error(
+        run("analyze", str(tmp_path / "nope.mp4"), "-o", str(tmp_path)), "nope.mp4", "not found"
+    )
 
 
 def test_text_file_named_mp4(tmp_path, face_model):
@@ -110,8 +121,12 @@ def test_unwritable_output_folder(smile_video, tmp_path):
 
 
 def test_unknown_neutral_range(smile_video, tmp_path):
-    assert_one_line_error(run("analyze", str(smile_video), "--neutral", "40-50", "-o", str(tmp_path)), "--neutral")
-    assert_one_line_error(run("analyze", str(smile_video), "--neutral", "abc", "-o", str(tmp_path)), "--neutral")
+    assert_one_line_error(
+        run("analyze", str(smile_video), "--neutral", "40-50", "-o", str(tmp_path)), "--neutral"
+    )
+    assert_one_line_error(
+        run("analyze", str(smile_video), "--neutral", "abc", "-o", str(tmp_path)), "--neutral"
+    )
     assert not (tmp_path / "smile").exists()
 
 

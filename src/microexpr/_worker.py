@@ -48,9 +48,14 @@ def run(job: dict, out: BinaryIO) -> None:
     from microexpr.track.observe import detect_raw
 
     try:
-        with open_source(Path(job["path"]), **job["src_kwargs"]) as src, FaceLandmarker(
-            Path(job["model_path"]) if job["model_path"] else None, max_faces=job["max_faces"], mode=job["mode"]
-        ) as lm:
+        with (
+            open_source(Path(job["path"]), **job["src_kwargs"]) as src,
+            FaceLandmarker(
+                Path(job["model_path"]) if job["model_path"] else None,
+                max_faces=job["max_faces"],
+                mode=job["mode"],
+            ) as lm,
+        ):
             for first, stop, keep_from in job["chunks"]:
                 batch = []
                 for fr in src.iter_range(first, stop):

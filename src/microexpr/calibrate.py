@@ -23,7 +23,9 @@ PROFILE_FORMAT = "microexpr-profile"
 PROFILE_VERSION = 1
 
 # Blendshapes that describe expressions (not gaze, not the "_neutral" score): they make up "activity".
-_EXPRESSIVE = np.array([i for n, i in BLENDSHAPE_INDEX.items() if n != "_neutral" and not n.startswith("eyeLook")])
+_EXPRESSIVE = np.array(
+    [i for n, i in BLENDSHAPE_INDEX.items() if n != "_neutral" and not n.startswith("eyeLook")]
+)
 GEO_NOISE_UNIT = 0.01  # IOD: a landmark feature change this large counts as much as one blendshape point
 
 
@@ -105,7 +107,11 @@ def load_profile(path: Path) -> Baseline:
         )
     except (ValueError, KeyError, TypeError) as e:
         raise InputError(f"profile {p} cannot be used: {e}") from None
-    if not (np.isfinite(b.reference).all() and np.isfinite(b.geo_neutral).all() and np.isfinite(b.bs_neutral).all()):
+    if not (
+        np.isfinite(b.reference).all()
+        and np.isfinite(b.geo_neutral).all()
+        and np.isfinite(b.bs_neutral).all()
+    ):
         raise InputError(f"profile {p} cannot be used: it holds non-finite numbers")
     return b
 
@@ -163,8 +169,13 @@ def baseline_from_frames(
 
 
 def auto_baseline(
-    reference: np.ndarray, t_s: np.ndarray, geo: np.ndarray, bs: np.ndarray, valid: np.ndarray,
-    *, window_s: float = 1.0,
+    reference: np.ndarray,
+    t_s: np.ndarray,
+    geo: np.ndarray,
+    bs: np.ndarray,
+    valid: np.ndarray,
+    *,
+    window_s: float = 1.0,
 ) -> Baseline:
     """Neutral from the least active stretch of one face's track."""
     sel = least_active_window(t_s, activity(geo, bs), valid, window_s=window_s)
@@ -188,13 +199,21 @@ def parse_range(text: str) -> tuple[float, float]:
 
 
 def range_baseline(
-    reference: np.ndarray, t_s: np.ndarray, geo: np.ndarray, bs: np.ndarray, valid: np.ndarray,
-    neutral_range: tuple[float, float], *, face_id: int,
+    reference: np.ndarray,
+    t_s: np.ndarray,
+    geo: np.ndarray,
+    bs: np.ndarray,
+    valid: np.ndarray,
+    neutral_range: tuple[float, float],
+    *,
+    face_id: int,
 ) -> Baseline:
     """Neutral from an explicit time range; OptionError when the face has no frame in it."""
     a, b = neutral_range
     sel = np.flatnonzero((t_s >= a) & (t_s <= b) & valid)
     if len(sel) == 0:
         span = f"{t_s.min():.2f}-{t_s.max():.2f} s" if len(t_s) else "no frames"
-        raise OptionError(f"--neutral {a:g}-{b:g}: face {face_id} has no tracked frame in that range (it is seen {span})")
+        raise OptionError(
+            f"--neutral {a:g}-{b:g}: face {face_id} has no tracked frame in that range (it is seen {span})"
+        )
     return baseline_from_frames(reference, geo, bs, sel, f"range: {a:g}-{b:g} s")

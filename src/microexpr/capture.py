@@ -75,7 +75,9 @@ def frame_timing(t_s: np.ndarray) -> tuple[float, float, int, int]:
     return 1.0 / step, float(dt[dt > 0].std() * 1000.0), dropped, int((dt <= 0.25 * step).sum())
 
 
-def check_capture(path: Path | str, *, fps: float | None = None, model_path: Path | None = None) -> CaptureReport:
+def check_capture(
+    path: Path | str, *, fps: float | None = None, model_path: Path | None = None
+) -> CaptureReport:
     """Measure a recording and judge whether it can capture micro-expressions.
 
     Args:
@@ -117,10 +119,17 @@ def check_capture(path: Path | str, *, fps: float | None = None, model_path: Pat
                     a, b = float(grey[:, :half].mean()), float(grey[:, half:].mean())
                     uneven.append(abs(a - b) / max((a + b) / 2.0, 1e-6))
         rep = CaptureReport(
-            path=str(path), frames=n, nominal_fps=float(src.info.fps), measured_fps=measured, jitter_ms=jitter,
-            dropped=dropped, duplicated=zero_steps, face_found=len(widths) / max(seen, 1),
+            path=str(path),
+            frames=n,
+            nominal_fps=float(src.info.fps),
+            measured_fps=measured,
+            jitter_ms=jitter,
+            dropped=dropped,
+            duplicated=zero_steps,
+            face_found=len(widths) / max(seen, 1),
             face_width_px=float(np.median(widths)) if widths else 0.0,
-            sharpness=float(np.median(sharp)) if sharp else 0.0, luminance=float(np.median(lum)) if lum else 0.0,
+            sharpness=float(np.median(sharp)) if sharp else 0.0,
+            luminance=float(np.median(lum)) if lum else 0.0,
             unevenness=float(np.median(uneven)) if uneven else 0.0,
         )
     rep.problems = _problems(rep)
@@ -132,29 +141,43 @@ def _problems(r: CaptureReport) -> list[str]:
     th = QualityThresholds()
     out = []
     if r.measured_fps < MIN_FPS:
-        out.append(f"frame rate {r.measured_fps:.0f} fps: micro-expressions (40-500 ms) need at least "
-                   f"{MIN_FPS:.0f} fps, {GOOD_FPS:.0f}+ preferred; record at 120 fps")
+        out.append(
+            f"frame rate {r.measured_fps:.0f} fps: micro-expressions (40-500 ms) need at least "
+            f"{MIN_FPS:.0f} fps, {GOOD_FPS:.0f}+ preferred; record at 120 fps"
+        )
     if r.nominal_fps and abs(r.measured_fps - r.nominal_fps) > 0.05 * r.nominal_fps:
-        out.append(f"the file says {r.nominal_fps:.1f} fps but frames arrive at {r.measured_fps:.1f} fps: "
-                   "the camera cannot sustain its setting (light too low, or exposure too long?)")
+        out.append(
+            f"the file says {r.nominal_fps:.1f} fps but frames arrive at {r.measured_fps:.1f} fps: "
+            "the camera cannot sustain its setting (light too low, or exposure too long?)"
+        )
     if r.frames > 1 and (r.dropped + r.duplicated) > 0.01 * r.frames:
-        out.append(f"{r.dropped} dropped and {r.duplicated} duplicated frames of {r.frames}: use a faster disk or "
-                   "codec, a lower resolution, or close other programs")
+        out.append(
+            f"{r.dropped} dropped and {r.duplicated} duplicated frames of {r.frames}: use a faster disk or "
+            "codec, a lower resolution, or close other programs"
+        )
     if r.face_found < 0.5:
-        out.append(f"a face was found in only {r.face_found:.0%} of the sampled frames: face the camera, "
-                   "uncover the face")
+        out.append(
+            f"a face was found in only {r.face_found:.0%} of the sampled frames: face the camera, "
+            "uncover the face"
+        )
         return out
     if r.face_width_px < MIN_FACE_WIDTH_PX:
-        out.append(f"the face is {r.face_width_px:.0f} px wide: at least {MIN_FACE_WIDTH_PX:.0f} px are needed "
-                   "for small movements; move closer or zoom in")
+        out.append(
+            f"the face is {r.face_width_px:.0f} px wide: at least {MIN_FACE_WIDTH_PX:.0f} px are needed "
+            "for small movements; move closer or zoom in"
+        )
     if r.sharpness < th.min_sharpness:
-        out.append(f"the face is blurred (sharpness {r.sharpness:.0f} < {th.min_sharpness:.0f}): focus, or use "
-                   "a shorter exposure")
+        out.append(
+            f"the face is blurred (sharpness {r.sharpness:.0f} < {th.min_sharpness:.0f}): focus, or use "
+            "a shorter exposure"
+        )
     if r.luminance < th.min_luminance:
         out.append(f"the face is too dark (luminance {r.luminance:.0f}): add light in front of the face")
     elif r.luminance > th.max_luminance:
         out.append(f"the face is over-exposed (luminance {r.luminance:.0f}): reduce light or exposure")
     if r.unevenness > MAX_UNEVENNESS:
-        out.append(f"the light is uneven across the face ({r.unevenness:.0%} difference between halves): "
-                   "light the face from the front")
+        out.append(
+            f"the light is uneven across the face ({r.unevenness:.0%} difference between halves): "
+            "light the face from the front"
+        )
     return out

@@ -18,10 +18,13 @@ from microexpr.errors import MicroexprError
 
 app = typer.Typer(
     help="Capture facial micro-expressions from video: face tracks, head pose, gaze, Action Units.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
 )
-models_app = typer.Typer(help="The face model: fetch it once (hash-checked), then everything runs offline.",
-                         no_args_is_help=True)
+models_app = typer.Typer(
+    help="The face model: fetch it once (hash-checked), then everything runs offline.", no_args_is_help=True
+)
 app.add_typer(models_app, name="models")
 
 err = Console(stderr=True)
@@ -36,7 +39,9 @@ class _JsonLog:
 
     def __call__(self, event: str, **fields: object) -> None:
         if self.enabled:
-            sys.stderr.write(json.dumps({"t": round(time.time(), 3), "event": event, **fields}, default=str) + "\n")
+            sys.stderr.write(
+                json.dumps({"t": round(time.time(), 3), "event": event, **fields}, default=str) + "\n"
+            )
             sys.stderr.flush()
 
 
@@ -61,7 +66,9 @@ def _run(fn, jlog: _JsonLog | None = None):  # noqa: ANN001, ANN202
     except Exception as e:
         if os.environ.get("MICROEXPR_DEBUG"):
             raise
-        raise _fail(f"internal error: {type(e).__name__}: {e} (set MICROEXPR_DEBUG=1 for the traceback)", 1, jlog) from None
+        raise _fail(
+            f"internal error: {type(e).__name__}: {e} (set MICROEXPR_DEBUG=1 for the traceback)", 1, jlog
+        ) from None
 
 
 def _version(value: bool) -> None:
@@ -72,7 +79,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     """microexpr: facial micro-expressions from video."""
 
@@ -80,21 +89,33 @@ def main(
 @app.command()
 def analyze(
     input: Path = typer.Argument(..., help="Video file, image-sequence folder, or photo(s) with --images."),
-    output: Path = typer.Option(Path("out"), "-o", "--output", help="Output folder; results go to OUTPUT/<name>/."),
+    output: Path = typer.Option(
+        Path("out"), "-o", "--output", help="Output folder; results go to OUTPUT/<name>/."
+    ),
     max_faces: int = typer.Option(1, "--max-faces", help="Most faces tracked per frame."),
     fps: Optional[float] = typer.Option(None, "--fps", help="Frame rate of an image-sequence folder."),
-    images: bool = typer.Option(False, "--images", help="Photos: one row per face per photo, no temporal analysis."),
+    images: bool = typer.Option(
+        False, "--images", help="Photos: one row per face per photo, no temporal analysis."
+    ),
     start: Optional[float] = typer.Option(None, "--start", help="Start time in seconds."),
     end: Optional[float] = typer.Option(None, "--end", help="End time in seconds."),
     neutral: Optional[str] = typer.Option(None, "--neutral", help="Neutral stretch START-END in seconds."),
-    neutral_image: Optional[Path] = typer.Option(None, "--neutral-image", help="Photo of the subject's neutral face."),
+    neutral_image: Optional[Path] = typer.Option(
+        None, "--neutral-image", help="Photo of the subject's neutral face."
+    ),
     profile: Optional[Path] = typer.Option(None, "--profile", help="Subject profile from --save-profile."),
-    save_profile: Optional[Path] = typer.Option(None, "--save-profile", help="Save the subject's neutral as a profile."),
+    save_profile: Optional[Path] = typer.Option(
+        None, "--save-profile", help="Save the subject's neutral as a profile."
+    ),
     workers: int = typer.Option(0, "--workers", help="Landmarker processes (0: one per core)."),
-    landmark_mode: str = typer.Option("video", "--landmark-mode", help="MediaPipe mode for videos: video or image."),
+    landmark_mode: str = typer.Option(
+        "video", "--landmark-mode", help="MediaPipe mode for videos: video or image."
+    ),
     no_csv: bool = typer.Option(False, "--no-csv", help="Write frames.parquet only."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary."),
-    log_json: bool = typer.Option(False, "--log-json", help="Log progress and results as JSON lines on stderr."),
+    log_json: bool = typer.Option(
+        False, "--log-json", help="Log progress and results as JSON lines on stderr."
+    ),
 ) -> None:
     """Analyse a video: per-frame head pose, gaze, AU intensities, blendshapes, quality, landmarks."""
     jlog = _JsonLog(log_json)
@@ -105,9 +126,16 @@ def analyze(
         from microexpr.pipeline import AnalyzeOptions, analyze_video
 
         opts = AnalyzeOptions(
-            max_faces=max_faces, fps=fps, images=images, start_s=start, end_s=end,
-            neutral=parse_range(neutral) if neutral else None, neutral_image=neutral_image, profile=profile,
-            workers=workers, landmark_mode=landmark_mode,  # type: ignore[arg-type]
+            max_faces=max_faces,
+            fps=fps,
+            images=images,
+            start_s=start,
+            end_s=end,
+            neutral=parse_range(neutral) if neutral else None,
+            neutral_image=neutral_image,
+            profile=profile,
+            workers=workers,
+            landmark_mode=landmark_mode,  # type: ignore[arg-type]
         )
         logging.getLogger("microexpr").setLevel(logging.ERROR)  # warnings are printed below, once
         jlog("start", input=str(input), output=str(output))
@@ -125,12 +153,18 @@ def analyze(
             jlog("warning", message=w)
             if not log_json:
                 err.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
-        jlog("done", output=str(folder), **meta["counts"], frames_per_s=round(result.timings["frames_per_s"], 1))
+        jlog(
+            "done",
+            output=str(folder),
+            **meta["counts"],
+            frames_per_s=round(result.timings["frames_per_s"], 1),
+        )
         if not quiet and not log_json:
             c = meta["counts"]
             out.print(
                 f"[green]done:[/] {folder}  ({c['frames']} frames, {c['faces']} face(s), {c['rows']} rows, "
-                f"{result.timings['frames_per_s']:.0f} frames/s)", highlight=False,
+                f"{result.timings['frames_per_s']:.0f} frames/s)",
+                highlight=False,
             )
             for face_id in sorted(result.baselines):
                 out.print(f"  face {face_id}: {_au_summary(result, face_id)}", highlight=False)
@@ -162,11 +196,13 @@ class _progress:
     def __enter__(self):  # noqa: ANN204
         last = [0.0]
         if self.disabled:
+
             def cb(done: int, total: int | None) -> None:
                 now = time.monotonic()
                 if now - last[0] > 2.0:
                     last[0] = now
                     self.jlog("progress", frames=done, total=total)
+
             return cb
         from rich.progress import (
             BarColumn,
@@ -183,8 +219,13 @@ class _progress:
                 return Text(f"{task.speed:6.0f} frames/s" if task.speed else "   ... frames/s")
 
         self._p = Progress(
-            TextColumn("analysing"), BarColumn(), MofNCompleteColumn(), FpsColumn(), TimeRemainingColumn(),
-            console=err, transient=True,
+            TextColumn("analysing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            FpsColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
         )
         self._p.start()
         task = self._p.add_task("frames", total=None)
@@ -219,7 +260,10 @@ def check_capture_cmd(
         r = check_capture(input, fps=fps)
         t = Table("measure", "value", show_header=False)
         t.add_row("frames", str(r.frames))
-        t.add_row("frame rate", f"{r.measured_fps:.2f} fps measured, {r.nominal_fps:.2f} declared, jitter {r.jitter_ms:.2f} ms")
+        t.add_row(
+            "frame rate",
+            f"{r.measured_fps:.2f} fps measured, {r.nominal_fps:.2f} declared, jitter {r.jitter_ms:.2f} ms",
+        )
         t.add_row("dropped / duplicated", f"{r.dropped} / {r.duplicated}")
         t.add_row("face", f"found in {r.face_found:.0%} of sampled frames, {r.face_width_px:.0f} px wide")
         t.add_row("sharpness", f"{r.sharpness:.0f}")
@@ -240,7 +284,9 @@ def check_capture_cmd(
 @app.command("evaluate-spotting")
 def evaluate_spotting(
     pred: Path = typer.Option(..., "--pred", help="Predicted events (events.csv from analyze)."),
-    truth: Path = typer.Option(..., "--truth", help="Ground truth: truth.csv, or a CAS(ME)^2 / SAMM-LV .xlsx."),
+    truth: Path = typer.Option(
+        ..., "--truth", help="Ground truth: truth.csv, or a CAS(ME)^2 / SAMM-LV .xlsx."
+    ),
     kind: Optional[str] = typer.Option(None, "--kind", help="Only micro or macro."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the scores as JSON."),
 ) -> None:
@@ -256,8 +302,15 @@ def evaluate_spotting(
         scores = score(read_events(pred), read_events(truth), kind=kind)
         table = Table("kind", "TP", "FP", "FN", "precision", "recall", "F1")
         for k, sc in scores.items():
-            table.add_row(k, str(sc.tp), str(sc.fp), str(sc.fn), f"{sc.precision:.3f}", f"{sc.recall:.3f}",
-                          f"{sc.f1:.3f}")
+            table.add_row(
+                k,
+                str(sc.tp),
+                str(sc.fp),
+                str(sc.fn),
+                f"{sc.precision:.3f}",
+                f"{sc.recall:.3f}",
+                f"{sc.f1:.3f}",
+            )
         out.print(table)
         if json_out is not None:
             write_json(json_out, {k: sc.as_dict() for k, sc in scores.items()})
@@ -267,10 +320,14 @@ def evaluate_spotting(
 
 @app.command()
 def sample(
-    output: Path = typer.Option(Path("samples/sample.mp4"), "-o", "--output", help="Where to write the clip."),
+    output: Path = typer.Option(
+        Path("samples/sample.mp4"), "-o", "--output", help="Where to write the clip."
+    ),
     fps: float = typer.Option(30.0, "--fps", help="Frame rate (15-240)."),
     seconds: float = typer.Option(8.0, "--seconds", help="Length in seconds."),
-    face: str = typer.Option("astronaut", "--face", help="astronaut or hopper (real photos shipped by dependencies)."),
+    face: str = typer.Option(
+        "astronaut", "--face", help="astronaut or hopper (real photos shipped by dependencies)."
+    ),
 ) -> None:
     """Render the demo clip: a real face photo with known Action Units moving (ground truth for a first run)."""
 
@@ -293,10 +350,15 @@ def models_fetch(
     def body() -> None:
         from microexpr.track.model import fetch_model
 
-        r = fetch_model(source_path=source, force=force,
-                        log=lambda m: err.print(f"  {m}", highlight=False, soft_wrap=True))
-        out.print(f"[green]model ok:[/] {r.path} ({r.size_bytes} bytes, sha256 {r.sha256[:16]}..., from {r.source})",
-                  highlight=False)
+        r = fetch_model(
+            source_path=source,
+            force=force,
+            log=lambda m: err.print(f"  {m}", highlight=False, soft_wrap=True),
+        )
+        out.print(
+            f"[green]model ok:[/] {r.path} ({r.size_bytes} bytes, sha256 {r.sha256[:16]}..., from {r.source})",
+            highlight=False,
+        )
 
     _run(body)
 

@@ -29,8 +29,18 @@ AU_C_COLUMNS = tuple(f"{c}_c" for c in AU_CODES)
 LANDMARK_COLUMNS = tuple(f"{a}_{i}" for a in "xyz" for i in range(N_LANDMARKS))
 _INT_QUALITY = {"flag_blur", "flag_lighting", "flag_motion", "flag_small"}
 EVENT_COLUMNS = (
-    "face_id", "kind", "onset_frame", "apex_frame", "offset_frame", "onset_s", "apex_s", "offset_s",
-    "duration_ms", "aus", "emotion", "confidence",
+    "face_id",
+    "kind",
+    "onset_frame",
+    "apex_frame",
+    "offset_frame",
+    "onset_s",
+    "apex_s",
+    "offset_s",
+    "duration_ms",
+    "aus",
+    "emotion",
+    "confidence",
 )
 
 
@@ -40,8 +50,10 @@ def frames_schema(*, with_file: bool = False) -> pa.Schema:
     if with_file:
         f.append(pa.field("file", pa.string()))
     f += [
-        pa.field("face_id", pa.int64()), pa.field("timestamp", pa.float64()),
-        pa.field("confidence", pa.float32()), pa.field("success", pa.int8()),
+        pa.field("face_id", pa.int64()),
+        pa.field("timestamp", pa.float64()),
+        pa.field("confidence", pa.float32()),
+        pa.field("success", pa.int8()),
     ]
     f += [pa.field(c, pa.float32()) for c in POSE_COLUMNS + GAZE_COLUMNS + AU_R_COLUMNS]
     f += [pa.field(c, pa.int8()) for c in AU_C_COLUMNS]
@@ -113,7 +125,9 @@ def commit_out_dir(staging: Path, final: Path) -> Path:
     return final
 
 
-def write_tables(batches: Iterator[pa.RecordBatch], schema: pa.Schema, folder: Path, *, csv: bool = True) -> list[Path]:
+def write_tables(
+    batches: Iterator[pa.RecordBatch], schema: pa.Schema, folder: Path, *, csv: bool = True
+) -> list[Path]:
     """Stream record batches into frames.parquet (and frames.csv) in ``folder``: one pass, flat memory."""
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq

@@ -1,6 +1,6 @@
 """analyze_video() and iter_analyze(): compose the stages from frames to per-frame measures and AUs.
 
-Flow: source frames -> landmarker (in worker processes, each taking contiguous chunks of the video, or in
+Flow: source frames -> landmarker (in worker processes, each taking chunks of the video, or in
 this process) -> frames merged back in order -> face ids -> per-face measures -> neutral baseline per face
 -> AU intensities -> tables. Landmarks are spilled to a temporary file as they arrive, so memory stays flat
 in the length of the video.
@@ -61,7 +61,9 @@ class AnalyzeOptions:
     images: bool = False  # photos: one row per face per photo, no temporal analysis
     start_s: float | None = None  # analyse from this time (seconds)
     end_s: float | None = None  # up to this time (seconds, exclusive)
-    neutral: tuple[float, float] | None = None  # explicit neutral stretch (seconds) instead of the automatic one
+    neutral: tuple[float, float] | None = (
+        None  # explicit neutral stretch (seconds) instead of the automatic one
+    )
     neutral_image: Path | None = None  # a photo of the subject's neutral face
     profile: Path | None = None  # a subject profile saved by an earlier run
     neutral_window_s: float = 1.0  # length of the automatic neutral stretch
@@ -119,12 +121,28 @@ class _Rows:
         self._crops = open(workdir / "crops.u8", "wb")
         self._blank_crop = bytes(CROP_PX * CROP_PX)
         self._nan_lm = np.full(_LM_FLOATS, np.nan, np.float32).tobytes()
-        self._nan = {k: np.full(n, np.nan) for k, n in (("pose", 6), ("gaze", 2), ("geo", len(FEATURE_NAMES)),
-                                                        ("bs", len(BLENDSHAPE_NAMES)), ("q", N_QUALITY))}
+        self._nan = {
+            k: np.full(n, np.nan)
+            for k, n in (
+                ("pose", 6),
+                ("gaze", 2),
+                ("geo", len(FEATURE_NAMES)),
+                ("bs", len(BLENDSHAPE_NAMES)),
+                ("q", N_QUALITY),
+            )
+        }
         self._nan["q"][5:] = 0  # flags are integers: a frame without a face raises none
 
-    def add(self, index: int, t_s: float, name: str, face: FaceObservation | None, m: FaceMeasures | None,
-            crop: np.ndarray | None = None, crop_m: np.ndarray | None = None) -> None:
+    def add(
+        self,
+        index: int,
+        t_s: float,
+        name: str,
+        face: FaceObservation | None,
+        m: FaceMeasures | None,
+        crop: np.ndarray | None = None,
+        crop_m: np.ndarray | None = None,
+    ) -> None:
         self.frame.append(index)
         self.name.append(name)
         self.t_s.append(t_s)
@@ -162,12 +180,19 @@ class _Rows:
             return np.vstack(xs).astype(np.float64) if xs else np.zeros((0, width))
 
         return {
-            "frame": np.asarray(self.frame, np.int64), "name": np.asarray(self.name, object),
-            "face_id": np.asarray(self.face_id, np.int64), "t_s": np.asarray(self.t_s, np.float64),
-            "success": np.asarray(self.success, np.int8), "confidence": np.asarray(self.confidence, np.float32),
-            "pose": stack(self.pose, 6), "gaze": stack(self.gaze, 2), "geo": stack(self.geo, len(FEATURE_NAMES)),
-            "bs": stack(self.bs, len(BLENDSHAPE_NAMES)), "quality": stack(self.quality, N_QUALITY),
-            "crop_m": np.asarray(self.crop_m, np.float64).reshape(n, 2, 3), "n": np.asarray(n),
+            "frame": np.asarray(self.frame, np.int64),
+            "name": np.asarray(self.name, object),
+            "face_id": np.asarray(self.face_id, np.int64),
+            "t_s": np.asarray(self.t_s, np.float64),
+            "success": np.asarray(self.success, np.int8),
+            "confidence": np.asarray(self.confidence, np.float32),
+            "pose": stack(self.pose, 6),
+            "gaze": stack(self.gaze, 2),
+            "geo": stack(self.geo, len(FEATURE_NAMES)),
+            "bs": stack(self.bs, len(BLENDSHAPE_NAMES)),
+            "quality": stack(self.quality, N_QUALITY),
+            "crop_m": np.asarray(self.crop_m, np.float64).reshape(n, 2, 3),
+            "n": np.asarray(n),
         }
 
 
@@ -211,7 +236,9 @@ class Analysis:
     def _landmarks(self) -> np.ndarray:
         if self.n_rows == 0:
             return np.zeros((0, N_LANDMARKS, 3), np.float32)
-        return np.memmap(self._workdir / "landmarks.f32", np.float32, "r", shape=(self.n_rows, N_LANDMARKS, 3))
+        return np.memmap(
+            self._workdir / "landmarks.f32", np.float32, "r", shape=(self.n_rows, N_LANDMARKS, 3)
+        )
 
     def batches(self, size: int = 2048) -> Iterator[pa.RecordBatch]:
         """The frames table as Arrow record batches in contract order (streams landmarks from disk)."""
@@ -232,7 +259,8 @@ class Analysis:
             lm = np.asarray(lms[a:b])
             cols += [lm[:, i, ax] for ax in range(3) for i in range(N_LANDMARKS)]
             arrays = [
-                pa.array(v, type=f.type) if isinstance(v, list)
+                pa.array(v, type=f.type)
+                if isinstance(v, list)
                 else pa.array(np.asarray(v).astype(f.type.to_pandas_dtype(), copy=False), type=f.type)
                 for v, f in zip(cols, schema)
             ]
@@ -251,7 +279,11 @@ class Analysis:
         if not sel.any():
             raise KeyError(f"no face with id {face_id}")
         return AUSeries(
-            face_id, self.columns["t_s"][sel], AU_CODES, self.columns["au_r"][sel], self.columns["au_c"][sel] > 0,
+            face_id,
+            self.columns["t_s"][sel],
+            AU_CODES,
+            self.columns["au_r"][sel],
+            self.columns["au_c"][sel] > 0,
             self.columns["success"][sel] > 0,
         )
 
@@ -260,18 +292,28 @@ class Analysis:
         faces = sorted(int(f) for f in np.unique(c["face_id"]) if f >= 0)
         return {
             "software": _versions(),
-            "model": {"name": "face_landmarker.task", "sha256": self.params.get("model_sha256"),
-                      "expected_sha256": MODEL_SHA256},
+            "model": {
+                "name": "face_landmarker.task",
+                "sha256": self.params.get("model_sha256"),
+                "expected_sha256": MODEL_SHA256,
+            },
             "video": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.info).items()},
             "parameters": {k: v for k, v in self.params.items() if k != "model_sha256"},
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
             "counts": {
-                "frames": int(len(np.unique(c["frame"]))), "rows": self.n_rows, "faces": len(faces),
+                "frames": int(len(np.unique(c["frame"]))),
+                "rows": self.n_rows,
+                "faces": len(faces),
                 "frames_with_face": int(len(np.unique(c["frame"][c["success"] > 0]))),
                 "events": int(len(self.events)),
             },
-            "faces": {str(f): {"neutral": self.baselines[f].source if f in self.baselines else None,
-                               "rows": int((c["face_id"] == f).sum())} for f in faces},
+            "faces": {
+                str(f): {
+                    "neutral": self.baselines[f].source if f in self.baselines else None,
+                    "rows": int((c["face_id"] == f).sum()),
+                }
+                for f in faces
+            },
             "au_codes": list(AU_CODES),
             "warnings": list(self.warnings),
         }
@@ -336,7 +378,9 @@ def neutral_from_image(path: Path, *, model_path: Path | None = None) -> Baselin
     f = faces[0]
     ref = frontal_reference(f.landmarks_px, f.transform)
     geo = features_aligned(align_to(f.landmarks_px, ref), iod(ref))
-    return Baseline(ref, geo, f.blendshapes.astype(np.float64), np.zeros_like(geo), f"image: {Path(path).name}")
+    return Baseline(
+        ref, geo, f.blendshapes.astype(np.float64), np.zeros_like(geo), f"image: {Path(path).name}"
+    )
 
 
 def analyze_video(
@@ -376,9 +420,13 @@ def analyze_video(
             worker_warnings: list[str] = []
             frame_warnings: list[str] = []
             lm_opts = {"model_path": opts.model_path, "max_faces": opts.max_faces, "mode": mode}
-            raw = (observe_parallel(src, src_kwargs, workers=workers, warnings=worker_warnings,
-                                    spool_dir=workdir, **lm_opts)
-                   if workers > 1 else observe_in_process(src, **lm_opts))
+            raw = (
+                observe_parallel(
+                    src, src_kwargs, workers=workers, warnings=worker_warnings, spool_dir=workdir, **lm_opts
+                )
+                if workers > 1
+                else observe_in_process(src, **lm_opts)
+            )
             rows = _Rows(workdir)
             tracker = FaceTracker()
 
@@ -429,13 +477,23 @@ def analyze_video(
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
     params["workers_used"] = workers
     params["model_sha256"] = sha256_file(model)
-    timings = {"track": t_track - t_start, "calibrate_and_aus": t_end - t_track, "total": t_end - t_start,
-               "frames_per_s": done / max(t_end - t_start, 1e-9)}
+    timings = {
+        "track": t_track - t_start,
+        "calibrate_and_aus": t_end - t_track,
+        "total": t_end - t_start,
+        "frames_per_s": done / max(t_end - t_start, 1e-9),
+    }
     return Analysis(info, cols, baselines, warnings, params, timings, images_mode, workdir)
 
 
-def _calibrate(cols: dict[str, np.ndarray], references: dict[int, np.ndarray], opts: AnalyzeOptions, given: Baseline | None, images_mode: bool,
-               warnings: list[str]) -> dict[int, Baseline]:
+def _calibrate(
+    cols: dict[str, np.ndarray],
+    references: dict[int, np.ndarray],
+    opts: AnalyzeOptions,
+    given: Baseline | None,
+    images_mode: bool,
+    warnings: list[str],
+) -> dict[int, Baseline]:
     baselines: dict[int, Baseline] = {}
     face_ids = sorted(int(f) for f in np.unique(cols["face_id"]) if f >= 0)
     if given is not None:
@@ -455,13 +513,20 @@ def _calibrate(cols: dict[str, np.ndarray], references: dict[int, np.ndarray], o
             baselines[f] = range_baseline(ref, t, geo, bs, np.ones(len(t), bool), opts.neutral, face_id=f)
         else:
             if t[-1] - t[0] < opts.neutral_window_s:
-                warnings.append(f"face {f}: tracked only {t[-1] - t[0]:.2f} s; its neutral is the median of all its frames")
+                warnings.append(
+                    f"face {f}: tracked only {t[-1] - t[0]:.2f} s; its neutral is the median of all its frames"
+                )
             baselines[f] = auto_baseline(ref, t, geo, bs, valid, window_s=opts.neutral_window_s)
     return baselines
 
 
-def _flow_features(cols: dict[str, np.ndarray], baselines: dict[int, Baseline], workdir: Path, images_mode: bool,
-                   opts: AnalyzeOptions) -> np.ndarray:
+def _flow_features(
+    cols: dict[str, np.ndarray],
+    baselines: dict[int, Baseline],
+    workdir: Path,
+    images_mode: bool,
+    opts: AnalyzeOptions,
+) -> np.ndarray:
     """(n, n_flow) region flow features of every row against its face's neutral crop (0 for photos).
 
     The neutral crop is the median crop over the face's neutral frames from this video (for a profile or a
@@ -484,14 +549,17 @@ def _flow_features(cols: dict[str, np.ndarray], baselines: dict[int, Baseline], 
             local = b.rows
         else:
             act = activity(cols["geo"][rows], cols["bs"][rows])
-            sel = least_active_window(cols["t_s"][rows], act, cols["confidence"][rows] > 0.5,
-                                      window_s=opts.neutral_window_s)
+            sel = least_active_window(
+                cols["t_s"][rows], act, cols["confidence"][rows] > 0.5, window_s=opts.neutral_window_s
+            )
             local = np.arange(len(rows))[sel]
         nrows = rows[local]
         neutral = np.median(np.asarray(crops[nrows]), axis=0).astype(np.uint8)
         lm_crop = np.median([to_crop(lms[r], cols["crop_m"][r]) for r in nrows], axis=0)
 
-        def run(block: np.ndarray, neutral: np.ndarray = neutral, lm_crop: np.ndarray = lm_crop) -> np.ndarray:
+        def run(
+            block: np.ndarray, neutral: np.ndarray = neutral, lm_crop: np.ndarray = lm_crop
+        ) -> np.ndarray:
             meter = FlowMeter(neutral, lm_crop)  # one per thread: OpenCV's DIS object is not shareable
             return np.array([meter.features(crops[r]) for r in block]).reshape(len(block), -1)
 
@@ -507,11 +575,17 @@ def _fill_aus(cols: dict[str, np.ndarray], baselines: dict[int, Baseline], blend
     au_r = np.full((n, len(AU_CODES)), np.nan, np.float32)
     for f, b in baselines.items():
         sel = cols["face_id"] == f
-        geo_neutral = np.concatenate([b.geo_neutral, np.zeros(len(FLOW_FEATURE_NAMES))])  # flow is neutral-relative
-        au_r[sel] = au_intensity(cols["geo"][sel], cols["bs"][sel], geo_neutral=geo_neutral, bs_neutral=b.bs_neutral)
+        geo_neutral = np.concatenate(
+            [b.geo_neutral, np.zeros(len(FLOW_FEATURE_NAMES))]
+        )  # flow is neutral-relative
+        au_r[sel] = au_intensity(
+            cols["geo"][sel], cols["bs"][sel], geo_neutral=geo_neutral, bs_neutral=b.bs_neutral
+        )
     if blendshapes_only:
         sel = cols["success"] > 0
-        au_r[sel] = au_intensity(cols["geo"][sel], cols["bs"][sel], geo_neutral=None, bs_neutral=None, geometry=False)
+        au_r[sel] = au_intensity(
+            cols["geo"][sel], cols["bs"][sel], geo_neutral=None, bs_neutral=None, geometry=False
+        )
     au_c = np.where(np.isnan(au_r), 0, au_presence(np.nan_to_num(au_r))).astype(np.int8)
     cols["au_r"], cols["au_c"] = au_r, au_c
 
@@ -582,7 +656,9 @@ def iter_analyze(
     src_kwargs = {"fps": opts.fps, "images": opts.images, "start_s": opts.start_s, "end_s": opts.end_s}
     tracker = FaceTracker()
     measurer = FaceMeasurer(
-        lambda fid, f: given.reference if given is not None else frontal_reference(f.landmarks_px, f.transform)
+        lambda fid, f: (
+            given.reference if given is not None else frontal_reference(f.landmarks_px, f.transform)
+        )
     )
     warm: dict[int, list[tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
     fixed: dict[int, Baseline] = {}
@@ -604,13 +680,17 @@ def iter_analyze(
                 b = fixed.get(fid)
                 if b is None:
                     hist = warm.setdefault(fid, [])
-                    hist.append((t_s, m.geo, f.blendshapes.astype(np.float64), crop, to_crop(f.landmarks_px, cm)))
+                    hist.append(
+                        (t_s, m.geo, f.blendshapes.astype(np.float64), crop, to_crop(f.landmarks_px, cm))
+                    )
                     ts = np.array([h[0] for h in hist])
                     geo = np.array([h[1] for h in hist])
                     bs = np.array([h[2] for h in hist])
                     ref = measurer.references()[fid]
                     if ts[-1] - ts[0] >= warmup_s:
-                        b = auto_baseline(ref, ts, geo, bs, np.ones(len(ts), bool), window_s=min(1.0, warmup_s))
+                        b = auto_baseline(
+                            ref, ts, geo, bs, np.ones(len(ts), bool), window_s=min(1.0, warmup_s)
+                        )
                         if given is not None:
                             b = given
                         fixed[fid] = b
@@ -623,14 +703,28 @@ def iter_analyze(
                     elif given is not None:
                         b = given
                     else:
-                        b = Baseline(ref, np.median(geo, 0), np.median(bs, 0), np.zeros(geo.shape[1]), "warm-up")
+                        b = Baseline(
+                            ref, np.median(geo, 0), np.median(bs, 0), np.zeros(geo.shape[1]), "warm-up"
+                        )
                 flow = meters[fid].features(crop)
-                au = au_intensity(np.concatenate([m.geo, flow]), f.blendshapes,
-                                  geo_neutral=np.concatenate([b.geo_neutral, zeros_flow]), bs_neutral=b.bs_neutral)
+                au = au_intensity(
+                    np.concatenate([m.geo, flow]),
+                    f.blendshapes,
+                    geo_neutral=np.concatenate([b.geo_neutral, zeros_flow]),
+                    bs_neutral=b.bs_neutral,
+                )
                 present = au_presence(au)
-                results.append(FaceResult(
-                    fid, m.confidence, m.pose, m.gaze,
-                    {c: float(v) for c, v in zip(AU_CODES, au)}, {c: bool(v) for c, v in zip(AU_CODES, present)},
-                    f.blendshapes, dict(zip(QUALITY_COLUMNS, m.quality.tolist())), f.landmarks_px,
-                ))
+                results.append(
+                    FaceResult(
+                        fid,
+                        m.confidence,
+                        m.pose,
+                        m.gaze,
+                        {c: float(v) for c, v in zip(AU_CODES, au)},
+                        {c: bool(v) for c, v in zip(AU_CODES, present)},
+                        f.blendshapes,
+                        dict(zip(QUALITY_COLUMNS, m.quality.tolist())),
+                        f.landmarks_px,
+                    )
+                )
             yield FrameResult(index, t_s, tuple(results))

@@ -17,7 +17,9 @@ N_BLENDSHAPES = 52
 
 def _frozen_array(name: str, value: np.ndarray, shape: tuple[int | None, ...], dtype: type) -> np.ndarray:
     if not isinstance(value, np.ndarray):
-        raise TypeError(f"{name} must be a np.ndarray with shape {_fmt(shape)}, but got {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be a np.ndarray with shape {_fmt(shape)}, but got {type(value).__name__}"
+        )
     if value.ndim != len(shape) or any(s is not None and s != v for s, v in zip(shape, value.shape)):
         raise ValueError(f"{name} must be a np.ndarray with shape {_fmt(shape)}, but got shape {value.shape}")
     arr = np.array(value, dtype=dtype, copy=True)
@@ -26,7 +28,9 @@ def _frozen_array(name: str, value: np.ndarray, shape: tuple[int | None, ...], d
 
 
 def _fmt(shape: tuple[int | None, ...]) -> str:
-    return "(" + ", ".join("_" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+    return (
+        "(" + ", ".join("_" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+    )
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,9 @@ class FaceObservation:
 
     def __post_init__(self) -> None:
         object.__setattr__(
-            self, "landmarks_px", _frozen_array("landmarks_px", self.landmarks_px, (N_LANDMARKS, 3), np.float32)
+            self,
+            "landmarks_px",
+            _frozen_array("landmarks_px", self.landmarks_px, (N_LANDMARKS, 3), np.float32),
         )
         object.__setattr__(
             self, "blendshapes", _frozen_array("blendshapes", self.blendshapes, (N_BLENDSHAPES,), np.float32)
@@ -121,8 +127,13 @@ class FaceObservation:
         if not 0.0 <= c <= 1.0:
             raise ValueError(f"confidence must be in [0, 1], but got {c}")
         new = object.__new__(FaceObservation)
-        for name, value in (("face_id", face_id), ("landmarks_px", self.landmarks_px),
-                            ("blendshapes", self.blendshapes), ("transform", self.transform), ("confidence", c)):
+        for name, value in (
+            ("face_id", face_id),
+            ("landmarks_px", self.landmarks_px),
+            ("blendshapes", self.blendshapes),
+            ("transform", self.transform),
+            ("confidence", c),
+        ):
             object.__setattr__(new, name, value)
         return new
 

@@ -30,6 +30,12 @@ def test_neutral_face_reads_zero_and_a_big_change_saturates_at_5():
 def test_photos_without_a_neutral_use_blendshapes_alone():
     bs = np.zeros(52)
     bs[[44, 45]] = 0.8  # mouthSmileLeft/Right at their full-scale score
-    au = dict(zip(AU_CODES, au_intensity(np.zeros(len(ALL_FEATURE_NAMES)), bs, geo_neutral=None, bs_neutral=None,
-                                         geometry=False)))
+    au = dict(
+        zip(
+            AU_CODES,
+            au_intensity(
+                np.zeros(len(ALL_FEATURE_NAMES)), bs, geo_neutral=None, bs_neutral=None, geometry=False
+            ),
+        )
+    )
     assert au["AU12"] == 5.0 and au["AU15"] == 0.0

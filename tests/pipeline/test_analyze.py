@@ -14,8 +14,21 @@ from microexpr.errors import OptionError
 from microexpr.facs import AU_CODES, BLENDSHAPE_NAMES
 from microexpr.outputs import LANDMARK_COLUMNS, frames_schema
 
-HEAD = ["frame", "face_id", "timestamp", "confidence", "success", "pose_Tx", "pose_Ty", "pose_Tz", "pose_Rx",
-        "pose_Ry", "pose_Rz", "gaze_angle_x", "gaze_angle_y"]
+HEAD = [
+    "frame",
+    "face_id",
+    "timestamp",
+    "confidence",
+    "success",
+    "pose_Tx",
+    "pose_Ty",
+    "pose_Tz",
+    "pose_Rx",
+    "pose_Ry",
+    "pose_Rz",
+    "gaze_angle_x",
+    "gaze_angle_y",
+]
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +41,9 @@ def test_columns_dtypes_and_rows_follow_the_contract(smile, tmp_path):
     cols = list(f.columns)
     assert cols[: len(HEAD)] == HEAD
     aus = [f"{c}_r" for c in AU_CODES] + [f"{c}_c" for c in AU_CODES]
-    assert cols[len(HEAD): len(HEAD) + len(aus)] == aus
+    assert cols[len(HEAD) : len(HEAD) + len(aus)] == aus
     i = len(HEAD) + len(aus)
-    assert cols[i: i + 52] == list(BLENDSHAPE_NAMES)
+    assert cols[i : i + 52] == list(BLENDSHAPE_NAMES)
     assert cols[-1434:] == list(LANDMARK_COLUMNS) and cols[-1434] == "x_0" and cols[-1] == "z_477"
     assert len(f) == 90 and f["frame"].tolist() == list(range(90))  # one face, every frame
     assert f["success"].eq(1).all() and f["face_id"].eq(0).all()
@@ -52,7 +65,13 @@ def test_columns_dtypes_and_rows_follow_the_contract(smile, tmp_path):
     assert meta["counts"]["frames"] == 90 and meta["counts"]["faces"] == 1
     assert meta["model"]["sha256"] == meta["model"]["expected_sha256"]
     assert meta["video"]["fps"] == pytest.approx(30.0)
-    assert set(pd.read_csv(folder / "events.csv").columns) >= {"face_id", "kind", "onset_s", "apex_s", "offset_s"}
+    assert set(pd.read_csv(folder / "events.csv").columns) >= {
+        "face_id",
+        "kind",
+        "onset_s",
+        "apex_s",
+        "offset_s",
+    }
 
 
 def test_the_smile_is_measured_where_it_was_rendered(smile):
@@ -158,4 +177,6 @@ def test_quality_flags_mark_flicker_and_blur(tmp_path, face_model):
     f = analyze_video(write_video(frames, tmp_path / "q.mp4", fps=30.0)).frames
     assert f.loc[f["frame"] == 30, "flag_lighting"].item() == 1
     assert f.loc[f["frame"] < 29, "flag_lighting"].sum() == 0
-    assert f.loc[f["frame"] >= 46, "flag_blur"].mean() > 0.9 and f.loc[f["frame"] < 29, "flag_blur"].sum() == 0
+    assert (
+        f.loc[f["frame"] >= 46, "flag_blur"].mean() > 0.9 and f.loc[f["frame"] < 29, "flag_blur"].sum() == 0
+    )

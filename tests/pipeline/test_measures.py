@@ -41,7 +41,9 @@ def test_each_au_responds_to_its_own_movement_much_more_than_to_others(sweep):
         for j, other in enumerate(AU_CODES):
             if j == i or (code, other) in LINKED:
                 continue
-            assert own > 2.0 * m[i, j], f"{code} responds to {other} ({m[i, j]:.2f}) nearly as much as to itself ({own:.2f})\n{m}"
+            assert own > 2.0 * m[i, j], (
+                f"{code} responds to {other} ({m[i, j]:.2f}) nearly as much as to itself ({own:.2f})\n{m}"
+            )
 
 
 def test_presence_marks_the_pulse_and_not_the_neutral(sweep):

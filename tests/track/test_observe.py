@@ -47,8 +47,12 @@ def test_two_workers_on_a_truncated_file_keep_what_decodes_and_warn(tmp_path, fa
     from microexpr import analyze_video
     from microexpr.synth import render_clip, sample_face, write_video
 
-    full = write_video(render_clip(sample_face("astronaut", size=(320, 240), iod_px=60), {}, fps=30.0, n_frames=120),
-                       tmp_path / "full.mkv", fps=30.0, keyint=30)
+    full = write_video(
+        render_clip(sample_face("astronaut", size=(320, 240), iod_px=60), {}, fps=30.0, n_frames=120),
+        tmp_path / "full.mkv",
+        fps=30.0,
+        keyint=30,
+    )
     data = full.read_bytes()
     cut = tmp_path / "cut.mkv"
     cut.write_bytes(data[: int(len(data) * 0.6)])

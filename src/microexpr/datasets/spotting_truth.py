@@ -39,18 +39,33 @@ def read_casme2_spotting(path: Path) -> pd.DataFrame:
     if "naming rule1" in sheets:  # 15 -> s15
         r = sheets["naming rule1"].dropna()
         rule1 = {str(a).strip(): str(b).strip() for a, b in zip(r.iloc[:, 0], r.iloc[:, 1])}
-    subject = raw[0].map(lambda s: rule1.get(str(int(s)) if isinstance(s, (int, float)) else str(s).strip(),
-                                              f"s{int(s):02d}" if isinstance(s, (int, float)) else str(s).strip()))
+    subject = raw[0].map(
+        lambda s: rule1.get(
+            str(int(s)) if isinstance(s, (int, float)) else str(s).strip(),
+            f"s{int(s):02d}" if isinstance(s, (int, float)) else str(s).strip(),
+        )
+    )
     onset = pd.to_numeric(raw[2], errors="coerce")
     apex = pd.to_numeric(raw[3], errors="coerce")
     offset = pd.to_numeric(raw[4], errors="coerce")
     offset = offset.where(offset > 0, apex)
-    kind = raw[7].astype(str).str.lower().map(lambda t: "micro" if "micro" in t else "macro" if "macro" in t else t)
-    return pd.DataFrame({
-        "video": subject.astype(str) + "/" + raw[1].astype(str).str.strip(), "subject": subject.astype(str),
-        "kind": kind, "onset_frame": onset, "apex_frame": apex, "offset_frame": offset,
-        "aus": raw[5].astype(str).str.strip(),
-    })[list(COLUMNS)].reset_index(drop=True)
+    kind = (
+        raw[7]
+        .astype(str)
+        .str.lower()
+        .map(lambda t: "micro" if "micro" in t else "macro" if "macro" in t else t)
+    )
+    return pd.DataFrame(
+        {
+            "video": subject.astype(str) + "/" + raw[1].astype(str).str.strip(),
+            "subject": subject.astype(str),
+            "kind": kind,
+            "onset_frame": onset,
+            "apex_frame": apex,
+            "offset_frame": offset,
+            "aus": raw[5].astype(str).str.strip(),
+        }
+    )[list(COLUMNS)].reset_index(drop=True)
 
 
 def read_samm_lv_spotting(path: Path) -> pd.DataFrame:
@@ -58,23 +73,33 @@ def read_samm_lv_spotting(path: Path) -> pd.DataFrame:
     Onset, Apex, Offset, Duration, Type, Action Units``; ``006_1_2`` is video ``006_1``; apex -1 is unknown;
     fractional frames are rounded."""
     raw = _excel(Path(path), header=None)
-    header_row = next((i for i in range(min(len(raw), 40))
-                       if {"Filename", "Onset", "Offset"} <= {str(v).strip() for v in raw.iloc[i]}), None)
+    header_row = next(
+        (
+            i
+            for i in range(min(len(raw), 40))
+            if {"Filename", "Onset", "Offset"} <= {str(v).strip() for v in raw.iloc[i]}
+        ),
+        None,
+    )
     if header_row is None:
         raise InputError(f"{path}: no header row with Filename, Onset and Offset in the first 40 rows")
-    df = raw.iloc[header_row + 1:].copy()
+    df = raw.iloc[header_row + 1 :].copy()
     df.columns = [str(v).strip() for v in raw.iloc[header_row]]
     df = df.dropna(subset=["Filename", "Onset"])
     apex = pd.to_numeric(df["Apex"], errors="coerce").round() if "Apex" in df else np.nan
     kind = df["Type"].astype(str).str.lower().map(lambda t: "micro" if "micro" in t else "macro")
     video = df["Filename"].astype(str).str.strip().str.rsplit("_", n=1).str[0]
-    return pd.DataFrame({
-        "video": video, "subject": df["Subject"].astype(str).str.strip() if "Subject" in df else "",
-        "kind": kind, "onset_frame": pd.to_numeric(df["Onset"], errors="coerce").round(),
-        "apex_frame": pd.Series(apex, index=df.index).where(lambda a: a >= 0),
-        "offset_frame": pd.to_numeric(df["Offset"], errors="coerce").round(),
-        "aus": df["Action Units"].astype(str).str.strip() if "Action Units" in df else "",
-    })[list(COLUMNS)].reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "video": video,
+            "subject": df["Subject"].astype(str).str.strip() if "Subject" in df else "",
+            "kind": kind,
+            "onset_frame": pd.to_numeric(df["Onset"], errors="coerce").round(),
+            "apex_frame": pd.Series(apex, index=df.index).where(lambda a: a >= 0),
+            "offset_frame": pd.to_numeric(df["Offset"], errors="coerce").round(),
+            "aus": df["Action Units"].astype(str).str.strip() if "Action Units" in df else "",
+        }
+    )[list(COLUMNS)].reset_index(drop=True)
 
 
 def read_spotting_truth(path: Path) -> pd.DataFrame:

@@ -99,8 +99,9 @@ def _open(path: Path) -> av.container.InputContainer:
         raise InputError(_unreadable(path, e)) from None
 
 
-def _demux(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
-           flags: _Scan | _Damage) -> Iterator[av.Packet]:
+def _demux(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, flags: _Scan | _Damage
+) -> Iterator[av.Packet]:
     """The stream's non-empty packets; a demux error ends them and sets ``flags.demux_error``."""
     packets = container.demux(stream)
     while True:
@@ -354,7 +355,9 @@ class VideoSource(Source):
         lo, hi = self.first_index, self.first_index + (self.info.frame_count or 0)
         if not idx.exact or len(idx.key_pts) == 0:
             return np.array([lo], np.int64)
-        keys = np.searchsorted(idx.pts, idx.key_pts)  # positions of the keyframes among the sorted frame times
+        keys = np.searchsorted(
+            idx.pts, idx.key_pts
+        )  # positions of the keyframes among the sorted frame times
         keys = keys[(keys >= lo) & (keys < hi)]
         return np.unique(np.concatenate([[lo], keys])).astype(np.int64)
 

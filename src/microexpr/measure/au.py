@@ -78,81 +78,209 @@ class AURule:
 
 
 RULES: tuple[AURule, ...] = (
-    AURule("AU01", lambda d: _relu(0.5 * d.brow_inner_raise + 0.5 * d.flow_brow_inner), 0.0371,
-           ("browInnerUp",), 0.7, 0.3,
-           "inner-brow rise: landmarks above the inner eye corners and optical flow over the inner brows; browInnerUp",
-           "AU02 (frontalis acts as a whole: a strong AU02 lifts the inner brow a little)"),
-    AURule("AU02", lambda d: _relu(d.brow_outer_raise - 0.3 * _relu(d.brow_inner_raise)), 0.0419,
-           ("browOuterUpLeft", "browOuterUpRight"), 0.7, 0.3,
-           "outer-brow height above the outer eye corners, less a share of the inner-brow rise; browOuterUp",
-           "AU01; head pitch if the alignment is poor"),
-    AURule("AU04", lambda d: _relu(-0.5 * (d.brow_inner_raise + d.flow_brow_inner) - 0.5 * _relu(d.flow_nose_ala)),
-           0.0185, ("browDownLeft", "browDownRight"), 0.6, 0.2,
-           "inner-brow lowering (landmarks and flow), unless the nose wrinkles (AU09 pulls the brows down too); browDown",
-           "AU09; AU07 and AU45 (lid closure drags the brow landmarks)"),
-    AURule("AU05", lambda d: _relu(0.5 * (d.upper_lid_raise + d.eye_open) - 0.25 * _relu(d.brow_inner_raise)
-                                  - 0.1 * _relu(d.brow_outer_raise) - 0.05 * _relu(-d.chin_raise)), 0.0068,
-           ("eyeWideLeft", "eyeWideRight"), 0.6, 0.1,
-           "upper-lid rise and eye opening, less what raised brows and a dropped jaw explain; eyeWide. The weakest "
-           "AU: MediaPipe's lid landmarks follow about a tenth of a rendered lid raise",
-           "AU01+AU02 (raised brows pull the lid skin); gaze up"),
-    AURule("AU06", lambda d: _relu(d.flow_cheek + 0.5 * d.flow_lower_lid - 0.4 * _relu(d.flow_corner)
-                                  - 0.2 * _relu(d.flow_nose_ala - d.flow_cheek)), 0.0165,
-           ("cheekSquintLeft", "cheekSquintRight"), 0.5, 0.05,
-           "optical flow of the cheeks and lower lids upward, less what rising lip corners drag along (landmarks and "
-           "cheekSquint barely respond)",
-           "AU12 (a strong smile lifts the cheeks); AU09; AU07"),
-    AURule("AU07", lambda d: _relu(d.lower_lid_raise - 0.5 * d.flow_lower_lid - 0.3 * _relu(-d.upper_lid_raise)),
-           0.00763, ("eyeSquintLeft", "eyeSquintRight"), 0.6, 0.1,
-           "lower-lid landmark rise not carried by cheek skin (flow) nor by a closing upper lid; eyeSquint",
-           "AU06 (both narrow the eye from below); AU45 at the start of a blink"),
-    AURule("AU09", lambda d: _relu(d.flow_nose_ala - 0.5 * d.flow_cheek - 0.8 * _relu(d.flow_corner)), 0.00605,
-           ("noseSneerLeft", "noseSneerRight"), 0.5, 0.05,
-           "optical flow of the nostril wings upward, less cheek and lip-corner motion (noseSneer barely responds)",
-           "AU10 (shares the levator muscles); AU06"),
-    AURule("AU10", lambda d: _relu(d.upper_lip_raise - 0.4 * _relu(d.corner_raise)
-                                  - 0.5 * _relu(d.flow_nose_ala - d.flow_upper_lip)), 0.0253,
-           ("mouthUpperUpLeft", "mouthUpperUpRight"), 0.6, 0.1,
-           "upper-lip rise, less what rising lip corners and nose wrinkling explain; mouthUpperUp",
-           "AU09; AU12 (mouthUpperUp also responds to smiles)"),
-    AURule("AU12", lambda d: _relu(d.corner_raise), 0.0645, ("mouthSmileLeft", "mouthSmileRight"), 0.8, 0.2,
-           "lip-corner rise; mouthSmile",
-           "AU14 (both pull the corners back); AU06 co-occurs in felt smiles"),
-    AURule("AU14", lambda d: _relu(d.corner_lateral - 4.0 * _relu(-d.flow_corner) - 2.0 * _relu(d.lip_thickness)
-                                  - 0.6 * _relu(d.corner_raise)), 0.0228,
-           ("mouthDimpleLeft", "mouthDimpleRight"), 0.5, 0.05,
-           "lip corners drawn sideways without rising, falling (flow) or thinning the lips (mouthDimple barely responds)",
-           "AU20 (sideways with lowering) and AU12 (sideways with rising): the vertical component decides"),
-    AURule("AU15", lambda d: _relu(-d.corner_raise - 0.15 * _relu(-d.chin_raise)), 0.0521,
-           ("mouthFrownLeft", "mouthFrownRight"), 0.6, 0.1,
-           "lip-corner fall not explained by a jaw drop; mouthFrown",
-           "AU17 (the chin boss pushes the lower lip, which can pull the corners); AU20; AU26"),
-    AURule("AU17", lambda d: _relu(0.5 * d.chin_raise + 0.5 * d.lower_lip_raise), 0.0396, ("mouthShrugLower",), 0.6, 0.2,
-           "chin and lower-lip rise; mouthShrugLower",
-           "AU23/AU24 (lip pressing); AU15"),
-    AURule("AU20", lambda d: _relu(0.5 * d.corner_lateral + 2.0 * _relu(-d.flow_corner) + _relu(d.lip_thickness)
-                                  - 2.0 * _relu(d.corner_raise) - 0.5 * _relu(-d.corner_raise)
-                                  - 0.5 * _relu(-d.chin_raise)), 0.054,
-           ("mouthStretchLeft", "mouthStretchRight"), 0.6, 0.2,
-           "lip corners drawn sideways and slightly down (flow), lips stretched; damped when the corners rise, fall "
-           "far (AU15) or the jaw drops; mouthStretch",
-           "AU14; AU12 (a wide smile also stretches); AU15"),
-    AURule("AU23", lambda d: _relu(-d.lip_thickness - 0.3 * _relu(d.chin_raise) - 0.15 * _relu(-d.corner_raise)
-                                  - 0.3 * _relu(d.flow_nose_ala)), 0.00678,
-           ("mouthPressLeft", "mouthPressRight"), 0.6, 0.05,
-           "thinning of the red of the lips not explained by a chin raise, falling corners or nose wrinkling "
-           "(mouthPress responds to smiles more than to AU23)",
-           "AU24 (lip presser), AU28 (lip suck); AU17; AU15"),
-    AURule("AU25", lambda d: _relu(d.lip_gap - _relu(d.upper_lip_raise)), 0.0219, ("jawOpen",), 0.4, 0.1,
-           "gap between the inner lip contours not made by a raised upper lip; jawOpen",
-           "AU26 (a jaw drop parts the lips: FACS scores AU25 with it); AU10"),
-    AURule("AU26", lambda d: _relu(-d.chin_raise), 0.0971, ("jawOpen",), 0.7, 0.3,
-           "chin drop relative to the stable face points; jawOpen",
-           "AU25; AU27 (mouth stretch)"),
-    AURule("AU45", lambda d: _relu(-d.upper_lid_raise) / np.maximum(d.neutral("eye_open"), 1e-3), 0.275,
-           ("eyeBlinkLeft", "eyeBlinkRight"), 0.7, 0.3,
-           "upper-lid fall as a fraction of the neutral eye opening; eyeBlink",
-           "AU07 and AU06 (narrowing); gaze down (the upper lid follows the eye)"),
+    AURule(
+        "AU01",
+        lambda d: _relu(0.5 * d.brow_inner_raise + 0.5 * d.flow_brow_inner),
+        0.0371,
+        ("browInnerUp",),
+        0.7,
+        0.3,
+        "inner-brow rise: landmarks above the inner eye corners and optical flow over the inner brows; browInnerUp",
+        "AU02 (frontalis acts as a whole: a strong AU02 lifts the inner brow a little)",
+    ),
+    AURule(
+        "AU02",
+        lambda d: _relu(d.brow_outer_raise - 0.3 * _relu(d.brow_inner_raise)),
+        0.0419,
+        ("browOuterUpLeft", "browOuterUpRight"),
+        0.7,
+        0.3,
+        "outer-brow height above the outer eye corners, less a share of the inner-brow rise; browOuterUp",
+        "AU01; head pitch if the alignment is poor",
+    ),
+    AURule(
+        "AU04",
+        lambda d: _relu(-0.5 * (d.brow_inner_raise + d.flow_brow_inner) - 0.5 * _relu(d.flow_nose_ala)),
+        0.0185,
+        ("browDownLeft", "browDownRight"),
+        0.6,
+        0.2,
+        "inner-brow lowering (landmarks and flow), unless the nose wrinkles (AU09 pulls the brows down too); browDown",
+        "AU09; AU07 and AU45 (lid closure drags the brow landmarks)",
+    ),
+    AURule(
+        "AU05",
+        lambda d: _relu(
+            0.5 * (d.upper_lid_raise + d.eye_open)
+            - 0.25 * _relu(d.brow_inner_raise)
+            - 0.1 * _relu(d.brow_outer_raise)
+            - 0.05 * _relu(-d.chin_raise)
+        ),
+        0.0068,
+        ("eyeWideLeft", "eyeWideRight"),
+        0.6,
+        0.1,
+        "upper-lid rise and eye opening, less what raised brows and a dropped jaw explain; eyeWide. The weakest "
+        "AU: MediaPipe's lid landmarks follow about a tenth of a rendered lid raise",
+        "AU01+AU02 (raised brows pull the lid skin); gaze up",
+    ),
+    AURule(
+        "AU06",
+        lambda d: _relu(
+            d.flow_cheek
+            + 0.5 * d.flow_lower_lid
+            - 0.4 * _relu(d.flow_corner)
+            - 0.2 * _relu(d.flow_nose_ala - d.flow_cheek)
+        ),
+        0.0165,
+        ("cheekSquintLeft", "cheekSquintRight"),
+        0.5,
+        0.05,
+        "optical flow of the cheeks and lower lids upward, less what rising lip corners drag along (landmarks and "
+        "cheekSquint barely respond)",
+        "AU12 (a strong smile lifts the cheeks); AU09; AU07",
+    ),
+    AURule(
+        "AU07",
+        lambda d: _relu(d.lower_lid_raise - 0.5 * d.flow_lower_lid - 0.3 * _relu(-d.upper_lid_raise)),
+        0.00763,
+        ("eyeSquintLeft", "eyeSquintRight"),
+        0.6,
+        0.1,
+        "lower-lid landmark rise not carried by cheek skin (flow) nor by a closing upper lid; eyeSquint",
+        "AU06 (both narrow the eye from below); AU45 at the start of a blink",
+    ),
+    AURule(
+        "AU09",
+        lambda d: _relu(d.flow_nose_ala - 0.5 * d.flow_cheek - 0.8 * _relu(d.flow_corner)),
+        0.00605,
+        ("noseSneerLeft", "noseSneerRight"),
+        0.5,
+        0.05,
+        "optical flow of the nostril wings upward, less cheek and lip-corner motion (noseSneer barely responds)",
+        "AU10 (shares the levator muscles); AU06",
+    ),
+    AURule(
+        "AU10",
+        lambda d: _relu(
+            d.upper_lip_raise - 0.4 * _relu(d.corner_raise) - 0.5 * _relu(d.flow_nose_ala - d.flow_upper_lip)
+        ),
+        0.0253,
+        ("mouthUpperUpLeft", "mouthUpperUpRight"),
+        0.6,
+        0.1,
+        "upper-lip rise, less what rising lip corners and nose wrinkling explain; mouthUpperUp",
+        "AU09; AU12 (mouthUpperUp also responds to smiles)",
+    ),
+    AURule(
+        "AU12",
+        lambda d: _relu(d.corner_raise),
+        0.0645,
+        ("mouthSmileLeft", "mouthSmileRight"),
+        0.8,
+        0.2,
+        "lip-corner rise; mouthSmile",
+        "AU14 (both pull the corners back); AU06 co-occurs in felt smiles",
+    ),
+    AURule(
+        "AU14",
+        lambda d: _relu(
+            d.corner_lateral
+            - 4.0 * _relu(-d.flow_corner)
+            - 2.0 * _relu(d.lip_thickness)
+            - 0.6 * _relu(d.corner_raise)
+        ),
+        0.0228,
+        ("mouthDimpleLeft", "mouthDimpleRight"),
+        0.5,
+        0.05,
+        "lip corners drawn sideways without rising, falling (flow) or thinning the lips (mouthDimple barely responds)",
+        "AU20 (sideways with lowering) and AU12 (sideways with rising): the vertical component decides",
+    ),
+    AURule(
+        "AU15",
+        lambda d: _relu(-d.corner_raise - 0.15 * _relu(-d.chin_raise)),
+        0.0521,
+        ("mouthFrownLeft", "mouthFrownRight"),
+        0.6,
+        0.1,
+        "lip-corner fall not explained by a jaw drop; mouthFrown",
+        "AU17 (the chin boss pushes the lower lip, which can pull the corners); AU20; AU26",
+    ),
+    AURule(
+        "AU17",
+        lambda d: _relu(0.5 * d.chin_raise + 0.5 * d.lower_lip_raise),
+        0.0396,
+        ("mouthShrugLower",),
+        0.6,
+        0.2,
+        "chin and lower-lip rise; mouthShrugLower",
+        "AU23/AU24 (lip pressing); AU15",
+    ),
+    AURule(
+        "AU20",
+        lambda d: _relu(
+            0.5 * d.corner_lateral
+            + 2.0 * _relu(-d.flow_corner)
+            + _relu(d.lip_thickness)
+            - 2.0 * _relu(d.corner_raise)
+            - 0.5 * _relu(-d.corner_raise)
+            - 0.5 * _relu(-d.chin_raise)
+        ),
+        0.054,
+        ("mouthStretchLeft", "mouthStretchRight"),
+        0.6,
+        0.2,
+        "lip corners drawn sideways and slightly down (flow), lips stretched; damped when the corners rise, fall "
+        "far (AU15) or the jaw drops; mouthStretch",
+        "AU14; AU12 (a wide smile also stretches); AU15",
+    ),
+    AURule(
+        "AU23",
+        lambda d: _relu(
+            -d.lip_thickness
+            - 0.3 * _relu(d.chin_raise)
+            - 0.15 * _relu(-d.corner_raise)
+            - 0.3 * _relu(d.flow_nose_ala)
+        ),
+        0.00678,
+        ("mouthPressLeft", "mouthPressRight"),
+        0.6,
+        0.05,
+        "thinning of the red of the lips not explained by a chin raise, falling corners or nose wrinkling "
+        "(mouthPress responds to smiles more than to AU23)",
+        "AU24 (lip presser), AU28 (lip suck); AU17; AU15",
+    ),
+    AURule(
+        "AU25",
+        lambda d: _relu(d.lip_gap - _relu(d.upper_lip_raise)),
+        0.0219,
+        ("jawOpen",),
+        0.4,
+        0.1,
+        "gap between the inner lip contours not made by a raised upper lip; jawOpen",
+        "AU26 (a jaw drop parts the lips: FACS scores AU25 with it); AU10",
+    ),
+    AURule(
+        "AU26",
+        lambda d: _relu(-d.chin_raise),
+        0.0971,
+        ("jawOpen",),
+        0.7,
+        0.3,
+        "chin drop relative to the stable face points; jawOpen",
+        "AU25; AU27 (mouth stretch)",
+    ),
+    AURule(
+        "AU45",
+        lambda d: _relu(-d.upper_lid_raise) / np.maximum(d.neutral("eye_open"), 1e-3),
+        0.275,
+        ("eyeBlinkLeft", "eyeBlinkRight"),
+        0.7,
+        0.3,
+        "upper-lid fall as a fraction of the neutral eye opening; eyeBlink",
+        "AU07 and AU06 (narrowing); gaze down (the upper lid follows the eye)",
+    ),
 )
 RULE_BY_CODE = {r.code: r for r in RULES}
 assert tuple(r.code for r in RULES) == AU_CODES

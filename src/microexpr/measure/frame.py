@@ -82,7 +82,9 @@ class FaceMeasurer:
             st = self._state[face.face_id] = _FaceState(ref, iod(ref))
         aligned = align_to(face.landmarks_px, st.reference)
         geo = features_aligned(aligned, st.unit)
-        resid = float(np.sqrt(((aligned[STABLE] - st.reference[STABLE]) ** 2).sum(1).mean()) / max(st.unit, 1e-9))
+        resid = float(
+            np.sqrt(((aligned[STABLE] - st.reference[STABLE]) ** 2).sum(1).mean()) / max(st.unit, 1e-9)
+        )
         confidence = float(face.confidence * (1.0 - np.clip((resid - 0.02) / 0.10, 0.0, 1.0)))
         rot, trans = rotation_translation(face.transform)
         pose = pose_from(rot, trans)

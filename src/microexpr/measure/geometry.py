@@ -16,23 +16,52 @@ SIDES = ("R", "L")
 
 _G = {
     "R": dict(
-        inner=LM.BROW_INNER_R, mid=LM.BROW_MID_R, outer=LM.BROW_OUTER_R, up=LM.EYE_UPPER_R_ALL,
-        low=LM.EYE_LOWER_R_ALL, corners=(LM.EYE_OUTER_R, LM.EYE_INNER_R), eye_in=LM.EYE_INNER_R,
-        eye_out=LM.EYE_OUTER_R, cheek=LM.CHEEK_R, ala=LM.NOSE_ALA_R, mouth=LM.MOUTH_CORNER_R_ALL[:3],
+        inner=LM.BROW_INNER_R,
+        mid=LM.BROW_MID_R,
+        outer=LM.BROW_OUTER_R,
+        up=LM.EYE_UPPER_R_ALL,
+        low=LM.EYE_LOWER_R_ALL,
+        corners=(LM.EYE_OUTER_R, LM.EYE_INNER_R),
+        eye_in=LM.EYE_INNER_R,
+        eye_out=LM.EYE_OUTER_R,
+        cheek=LM.CHEEK_R,
+        ala=LM.NOSE_ALA_R,
+        mouth=LM.MOUTH_CORNER_R_ALL[:3],
     ),
     "L": dict(
-        inner=LM.BROW_INNER_L, mid=LM.BROW_MID_L, outer=LM.BROW_OUTER_L, up=LM.EYE_UPPER_L_ALL,
-        low=LM.EYE_LOWER_L_ALL, corners=(LM.EYE_OUTER_L, LM.EYE_INNER_L), eye_in=LM.EYE_INNER_L,
-        eye_out=LM.EYE_OUTER_L, cheek=LM.CHEEK_L, ala=LM.NOSE_ALA_L, mouth=LM.MOUTH_CORNER_L_ALL[:3],
+        inner=LM.BROW_INNER_L,
+        mid=LM.BROW_MID_L,
+        outer=LM.BROW_OUTER_L,
+        up=LM.EYE_UPPER_L_ALL,
+        low=LM.EYE_LOWER_L_ALL,
+        corners=(LM.EYE_OUTER_L, LM.EYE_INNER_L),
+        eye_in=LM.EYE_INNER_L,
+        eye_out=LM.EYE_OUTER_L,
+        cheek=LM.CHEEK_L,
+        ala=LM.NOSE_ALA_L,
+        mouth=LM.MOUTH_CORNER_L_ALL[:3],
     ),
 }
 
 SIDED_FEATURES = (
-    "brow_inner_raise", "brow_mid_raise", "brow_outer_raise", "upper_lid_raise", "lower_lid_raise",
-    "eye_open", "cheek_raise", "nose_ala_raise", "corner_raise", "corner_lateral",
+    "brow_inner_raise",
+    "brow_mid_raise",
+    "brow_outer_raise",
+    "upper_lid_raise",
+    "lower_lid_raise",
+    "eye_open",
+    "cheek_raise",
+    "nose_ala_raise",
+    "corner_raise",
+    "corner_lateral",
 )
 CENTRAL_FEATURES = (
-    "brow_gap", "upper_lip_raise", "lower_lip_raise", "chin_raise", "lip_gap", "lip_thickness",
+    "brow_gap",
+    "upper_lip_raise",
+    "lower_lip_raise",
+    "chin_raise",
+    "lip_gap",
+    "lip_thickness",
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f"{f}_{s}" for f in SIDED_FEATURES for s in SIDES) + CENTRAL_FEATURES
 FEATURE_INDEX = {n: i for i, n in enumerate(FEATURE_NAMES)}
@@ -74,7 +103,9 @@ def _compile() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         terms[f"cheek_raise_{s}"] = [(-1, g(q["cheek"]), 1)]
         terms[f"nose_ala_raise_{s}"] = [(-1, g(q["ala"]), 1)]
         terms[f"corner_raise_{s}"] = [(-1, g(q["mouth"]), 1)]
-        sign = -1.0 if s == "R" else 1.0  # the subject's right is on the image left: lateral = away from midline
+        sign = (
+            -1.0 if s == "R" else 1.0
+        )  # the subject's right is on the image left: lateral = away from midline
         terms[f"corner_lateral_{s}"] = [(sign, g(q["mouth"]), 0), (-sign, g(LM.NOSE_BRIDGE), 0)]
     terms["brow_gap"] = [(1, g(LM.BROW_INNER_L), 0), (-1, g(LM.BROW_INNER_R), 0)]
     terms["upper_lip_raise"] = [(-1, g(LM.UPPER_LIP_TOP_ALL), 1)]
@@ -82,8 +113,10 @@ def _compile() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     terms["chin_raise"] = [(-1, g(LM.CHIN_ALL), 1)]
     terms["lip_gap"] = [(1, g(LM.LOWER_LIP_INNER_ALL), 1), (-1, g(LM.UPPER_LIP_INNER_ALL), 1)]
     terms["lip_thickness"] = [
-        (1, g(LM.UPPER_LIP_INNER_ALL), 1), (-1, g(LM.UPPER_LIP_TOP_ALL), 1),
-        (1, g(LM.LOWER_LIP_BOTTOM_ALL), 1), (-1, g(LM.LOWER_LIP_INNER_ALL), 1),
+        (1, g(LM.UPPER_LIP_INNER_ALL), 1),
+        (-1, g(LM.UPPER_LIP_TOP_ALL), 1),
+        (1, g(LM.LOWER_LIP_BOTTOM_ALL), 1),
+        (-1, g(LM.LOWER_LIP_INNER_ALL), 1),
     ]
     w = np.zeros((len(FEATURE_NAMES), len(groups), 2))
     for k, name in enumerate(FEATURE_NAMES):

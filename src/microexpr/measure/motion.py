@@ -20,22 +20,46 @@ CROP_PX = 128
 CROP_UNIT_PX = CROP_PX / 2.2  # one IOD in crop pixels: the crop spans 2.2 IOD from brow to chin
 _ORIGIN = np.array([CROP_PX / 2.0, 0.75 * CROP_UNIT_PX])  # where the eyes' midpoint lands
 # Stable points (facs.LM.STABLE order) of a frontal face, eyes' midpoint at 0, IOD = 1 (mean of two faces).
-_TEMPLATE = np.array([
-    [-0.011, -0.527], [-0.006, -0.039], [-0.005, 0.047], [-0.007, 0.124], [-0.006, 0.193], [-0.201, 0.028],
-    [0.198, 0.029], [-0.769, 0.235], [0.766, 0.235], [-0.782, 0.086], [0.775, 0.085], [-0.754, 0.388],
-    [0.75, 0.389],
-]) * CROP_UNIT_PX + _ORIGIN
+_TEMPLATE = (
+    np.array(
+        [
+            [-0.011, -0.527],
+            [-0.006, -0.039],
+            [-0.005, 0.047],
+            [-0.007, 0.124],
+            [-0.006, 0.193],
+            [-0.201, 0.028],
+            [0.198, 0.029],
+            [-0.769, 0.235],
+            [0.766, 0.235],
+            [-0.782, 0.086],
+            [0.775, 0.085],
+            [-0.754, 0.388],
+            [0.75, 0.389],
+        ]
+    )
+    * CROP_UNIT_PX
+    + _ORIGIN
+)
 
 # (feature name, landmark group, radius in IOD, component): "up" = -v, "out" = lateral away from the midline
 _REGIONS: tuple[tuple[str, tuple[int, ...], float, str], ...] = (
-    ("flow_brow_inner_R", LM.BROW_INNER_R, 0.07, "up"), ("flow_brow_inner_L", LM.BROW_INNER_L, 0.07, "up"),
-    ("flow_brow_outer_R", LM.BROW_OUTER_R, 0.07, "up"), ("flow_brow_outer_L", LM.BROW_OUTER_L, 0.07, "up"),
-    ("flow_upper_lid_R", LM.EYE_UPPER_R_ALL, 0.04, "up"), ("flow_upper_lid_L", LM.EYE_UPPER_L_ALL, 0.04, "up"),
-    ("flow_lower_lid_R", LM.EYE_LOWER_R_ALL, 0.04, "up"), ("flow_lower_lid_L", LM.EYE_LOWER_L_ALL, 0.04, "up"),
-    ("flow_cheek_R", LM.CHEEK_R, 0.10, "up"), ("flow_cheek_L", LM.CHEEK_L, 0.10, "up"),
-    ("flow_nose_ala_R", LM.NOSE_ALA_R, 0.06, "up"), ("flow_nose_ala_L", LM.NOSE_ALA_L, 0.06, "up"),
-    ("flow_upper_lip", LM.UPPER_LIP_TOP_ALL, 0.05, "up"), ("flow_lower_lip", LM.LOWER_LIP_BOTTOM_ALL, 0.05, "up"),
-    ("flow_corner_R", LM.MOUTH_CORNER_R_ALL[:3], 0.06, "up"), ("flow_corner_L", LM.MOUTH_CORNER_L_ALL[:3], 0.06, "up"),
+    ("flow_brow_inner_R", LM.BROW_INNER_R, 0.07, "up"),
+    ("flow_brow_inner_L", LM.BROW_INNER_L, 0.07, "up"),
+    ("flow_brow_outer_R", LM.BROW_OUTER_R, 0.07, "up"),
+    ("flow_brow_outer_L", LM.BROW_OUTER_L, 0.07, "up"),
+    ("flow_upper_lid_R", LM.EYE_UPPER_R_ALL, 0.04, "up"),
+    ("flow_upper_lid_L", LM.EYE_UPPER_L_ALL, 0.04, "up"),
+    ("flow_lower_lid_R", LM.EYE_LOWER_R_ALL, 0.04, "up"),
+    ("flow_lower_lid_L", LM.EYE_LOWER_L_ALL, 0.04, "up"),
+    ("flow_cheek_R", LM.CHEEK_R, 0.10, "up"),
+    ("flow_cheek_L", LM.CHEEK_L, 0.10, "up"),
+    ("flow_nose_ala_R", LM.NOSE_ALA_R, 0.06, "up"),
+    ("flow_nose_ala_L", LM.NOSE_ALA_L, 0.06, "up"),
+    ("flow_upper_lip", LM.UPPER_LIP_TOP_ALL, 0.05, "up"),
+    ("flow_lower_lip", LM.LOWER_LIP_BOTTOM_ALL, 0.05, "up"),
+    ("flow_corner_R", LM.MOUTH_CORNER_R_ALL[:3], 0.06, "up"),
+    ("flow_corner_L", LM.MOUTH_CORNER_L_ALL[:3], 0.06, "up"),
     ("flow_corner_out_R", LM.MOUTH_CORNER_R_ALL[:3], 0.06, "out"),
     ("flow_corner_out_L", LM.MOUTH_CORNER_L_ALL[:3], 0.06, "out"),
     ("flow_chin", LM.CHIN_ALL, 0.10, "up"),
@@ -60,7 +84,9 @@ def face_crop(grey: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.n
         (CROP_PX, CROP_PX) uint8 crop and the (2, 3) image-to-crop matrix.
     """
     m = crop_transform(landmarks)
-    crop = cv2.warpAffine(grey, m, (CROP_PX, CROP_PX), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    crop = cv2.warpAffine(
+        grey, m, (CROP_PX, CROP_PX), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     return crop, m.astype(np.float32)
 
 
@@ -95,9 +121,12 @@ class FlowMeter:
         self.neutral = np.ascontiguousarray(neutral, np.uint8)
         self.masks = region_masks(neutral_landmarks_crop)
         mid_x = float(np.mean(neutral_landmarks_crop[list(LM.NOSE_BRIDGE), 0]))
-        self.sign_out = np.array([
-            (1.0 if float(np.mean(neutral_landmarks_crop[list(idx), 0])) > mid_x else -1.0) for _, idx, _, _ in _REGIONS
-        ])
+        self.sign_out = np.array(
+            [
+                (1.0 if float(np.mean(neutral_landmarks_crop[list(idx), 0])) > mid_x else -1.0)
+                for _, idx, _, _ in _REGIONS
+            ]
+        )
         self.is_up = np.array([c == "up" for *_, c in _REGIONS])
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
 

@@ -18,7 +18,9 @@ class QualityThresholds:
     """Thresholds that turn quality measures into flags."""
 
     min_sharpness: float = 20.0  # variance of the Laplacian on the 112 px face crop; below: blurred
-    max_luminance_jump: float = 12.0  # grey levels between consecutive frames; above: flicker or a light change
+    max_luminance_jump: float = (
+        12.0  # grey levels between consecutive frames; above: flicker or a light change
+    )
     min_luminance: float = 40.0  # mean grey level of the face; below: too dark
     max_luminance: float = 230.0  # above: over-exposed
     max_head_speed_deg_s: float = 60.0  # above: head motion masks small expressions
@@ -26,19 +28,30 @@ class QualityThresholds:
 
 
 QUALITY_COLUMNS = (
-    "sharpness", "luminance", "luminance_jump", "head_speed_deg_s", "face_size_px",
-    "flag_blur", "flag_lighting", "flag_motion", "flag_small",
+    "sharpness",
+    "luminance",
+    "luminance_jump",
+    "head_speed_deg_s",
+    "face_size_px",
+    "flag_blur",
+    "flag_lighting",
+    "flag_motion",
+    "flag_small",
 )
 
 
-def face_box(landmarks: np.ndarray, width: int, height: int, *, margin: float = 0.1) -> tuple[int, int, int, int]:
+def face_box(
+    landmarks: np.ndarray, width: int, height: int, *, margin: float = 0.1
+) -> tuple[int, int, int, int]:
     """Landmark bounding box (x0, y0, x1, y1) in pixels, grown by ``margin`` and clipped to the image."""
     x0, y0 = landmarks[:, 0].min(), landmarks[:, 1].min()
     x1, y1 = landmarks[:, 0].max(), landmarks[:, 1].max()
     mx, my = (x1 - x0) * margin, (y1 - y0) * margin
     return (
-        int(max(0, np.floor(x0 - mx))), int(max(0, np.floor(y0 - my))),
-        int(min(width, np.ceil(x1 + mx))), int(min(height, np.ceil(y1 + my))),
+        int(max(0, np.floor(x0 - mx))),
+        int(max(0, np.floor(y0 - my))),
+        int(min(width, np.ceil(x1 + mx))),
+        int(min(height, np.ceil(y1 + my))),
     )
 
 
@@ -57,7 +70,11 @@ def crop_measures(image: np.ndarray, landmarks: np.ndarray) -> tuple[float, floa
 
 
 def flags(
-    sharpness: float, luminance: float, luminance_jump: float, head_speed_deg_s: float, face_size_px: float,
+    sharpness: float,
+    luminance: float,
+    luminance_jump: float,
+    head_speed_deg_s: float,
+    face_size_px: float,
     th: QualityThresholds = QualityThresholds(),
 ) -> tuple[int, int, int, int]:
     """(flag_blur, flag_lighting, flag_motion, flag_small) as 0/1."""
@@ -65,6 +82,8 @@ def flags(
         luminance < th.min_luminance or luminance > th.max_luminance or luminance_jump > th.max_luminance_jump
     )
     return (
-        int(sharpness < th.min_sharpness), int(lighting), int(head_speed_deg_s > th.max_head_speed_deg_s),
+        int(sharpness < th.min_sharpness),
+        int(lighting),
+        int(head_speed_deg_s > th.max_head_speed_deg_s),
         int(face_size_px < th.min_face_size_px),
     )

@@ -75,8 +75,16 @@ class SpottingScore:
         return 2 * p * r / (p + r) if p + r > 0 else 0.0
 
     def as_dict(self) -> dict[str, float | int]:
-        return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "n_pred": self.n_pred, "n_truth": self.n_truth,
-                "precision": round(self.precision, 4), "recall": round(self.recall, 4), "f1": round(self.f1, 4)}
+        return {
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+            "n_pred": self.n_pred,
+            "n_truth": self.n_truth,
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "f1": round(self.f1, 4),
+        }
 
 
 REQUIRED = ("onset_frame", "offset_frame")
@@ -89,17 +97,23 @@ def normalise_events(df: pd.DataFrame, *, source: str) -> pd.DataFrame:
     """
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
-        raise InputError(f"{source}: missing column(s) {', '.join(missing)}; columns are {', '.join(map(str, df.columns))}")
-    out = pd.DataFrame({
-        "video": df["video"].astype(str) if "video" in df.columns else "",
-        "kind": df["kind"].astype(str).str.lower().str.strip() if "kind" in df.columns else "micro",
-        "onset_frame": pd.to_numeric(df["onset_frame"], errors="coerce"),
-        "offset_frame": pd.to_numeric(df["offset_frame"], errors="coerce"),
-    })
+        raise InputError(
+            f"{source}: missing column(s) {', '.join(missing)}; columns are {', '.join(map(str, df.columns))}"
+        )
+    out = pd.DataFrame(
+        {
+            "video": df["video"].astype(str) if "video" in df.columns else "",
+            "kind": df["kind"].astype(str).str.lower().str.strip() if "kind" in df.columns else "micro",
+            "onset_frame": pd.to_numeric(df["onset_frame"], errors="coerce"),
+            "offset_frame": pd.to_numeric(df["offset_frame"], errors="coerce"),
+        }
+    )
     bad = out["onset_frame"].isna() | out["offset_frame"].isna() | (out["offset_frame"] < out["onset_frame"])
     if bad.any():
-        raise InputError(f"{source}: {int(bad.sum())} row(s) with a missing or reversed onset/offset "
-                         f"(first: row {int(np.flatnonzero(bad.to_numpy())[0]) + 2})")
+        raise InputError(
+            f"{source}: {int(bad.sum())} row(s) with a missing or reversed onset/offset "
+            f"(first: row {int(np.flatnonzero(bad.to_numpy())[0]) + 2})"
+        )
     out = out[out["kind"] != "blink"]
     unknown = sorted(set(out["kind"]) - set(KINDS))
     if unknown:
@@ -107,7 +121,9 @@ def normalise_events(df: pd.DataFrame, *, source: str) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def evaluate_spotting(pred: pd.DataFrame, truth: pd.DataFrame, *, kind: str | None = None) -> dict[str, SpottingScore]:
+def evaluate_spotting(
+    pred: pd.DataFrame, truth: pd.DataFrame, *, kind: str | None = None
+) -> dict[str, SpottingScore]:
     """Scores per kind and overall.
 
     Args:
@@ -133,7 +149,8 @@ def evaluate_spotting(pred: pd.DataFrame, truth: pd.DataFrame, *, kind: str | No
             n_t += len(t)
         scores[k] = SpottingScore(tp, n_p, n_t)
     scores["overall"] = SpottingScore(
-        sum(s.tp for s in scores.values()), sum(s.n_pred for s in scores.values()),
+        sum(s.tp for s in scores.values()),
+        sum(s.n_pred for s in scores.values()),
         sum(s.n_truth for s in scores.values()),
     )
     return scores

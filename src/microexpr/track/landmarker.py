@@ -167,7 +167,9 @@ def convert_result(result: object, width: int, height: int) -> list[FaceObservat
     return faces
 
 
-def detect_image(image: np.ndarray, *, max_faces: int = 1, model_path: Path | None = None) -> list[FaceObservation]:
+def detect_image(
+    image: np.ndarray, *, max_faces: int = 1, model_path: Path | None = None
+) -> list[FaceObservation]:
     """One-shot detection on a still image (image mode)."""
     with FaceLandmarker(model_path, max_faces=max_faces, mode="image") as lm:
         return lm.detect(image)

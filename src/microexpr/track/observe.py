@@ -40,7 +40,13 @@ def detect_raw(lm: FaceLandmarker, image: np.ndarray, t_s: float) -> tuple[list[
         return [], ""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     return [
-        (f.landmarks_px, f.blendshapes, f.transform, crop_measures(image, f.landmarks_px), *face_crop(grey, f.landmarks_px))
+        (
+            f.landmarks_px,
+            f.blendshapes,
+            f.transform,
+            crop_measures(image, f.landmarks_px),
+            *face_crop(grey, f.landmarks_px),
+        )
         for f in faces
     ], ""
 
@@ -53,8 +59,9 @@ def observe_in_process(src, *, model_path, max_faces: int, mode: str) -> Iterato
             yield fr.index, fr.t_s, fr.name, faces, err
 
 
-def plan_chunks(first: int, n: int, workers: int, seek_points: np.ndarray | None = None,
-                decode_cost: float = 0.1) -> list[tuple[int, int, int]]:
+def plan_chunks(
+    first: int, n: int, workers: int, seek_points: np.ndarray | None = None, decode_cost: float = 0.1
+) -> list[tuple[int, int, int]]:
     """Split frames [first, first+n) into chunks for ``workers`` processes.
 
     Each chunk is (decode_from, stop, keep_from): decoding starts at ``decode_from`` (at least
@@ -167,8 +174,17 @@ class _SpoolState:
             self.cond.notify_all()
 
 
-def observe_parallel(src, src_kwargs: dict, *, model_path, max_faces: int, mode: str, workers: int,  # noqa: ANN001
-                     warnings: list[str], spool_dir: Path) -> Iterator[RawFrame]:
+def observe_parallel(
+    src,
+    src_kwargs: dict,
+    *,
+    model_path,
+    max_faces: int,
+    mode: str,
+    workers: int,  # noqa: ANN001
+    warnings: list[str],
+    spool_dir: Path,
+) -> Iterator[RawFrame]:
     """Frames observed by ``workers`` landmarker subprocesses, merged back in frame order.
 
     Args:
@@ -186,10 +202,20 @@ def observe_parallel(src, src_kwargs: dict, *, model_path, max_faces: int, mode:
     procs, threads, tails = [], [], []
     for w in range(workers):
         ids = list(range(w, len(chunks), workers))
-        proc = subprocess.Popen([sys.executable, "-m", "microexpr._worker"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        job = {"path": str(src.info.path), "src_kwargs": src_kwargs, "max_faces": max_faces, "mode": mode,
-               "model_path": str(model_path) if model_path else None, "chunks": [chunks[k] for k in ids]}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "microexpr._worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        job = {
+            "path": str(src.info.path),
+            "src_kwargs": src_kwargs,
+            "max_faces": max_faces,
+            "mode": mode,
+            "model_path": str(model_path) if model_path else None,
+            "chunks": [chunks[k] for k in ids],
+        }
         proc.stdin.write(pickle.dumps(job))
         proc.stdin.close()
         tail: list[bytes] = []
@@ -198,8 +224,10 @@ def observe_parallel(src, src_kwargs: dict, *, model_path, max_faces: int, mode:
             for line in proc.stderr:
                 tail[:] = (tail + [line])[-5:]
 
-        for th in (threading.Thread(target=_pump, args=(proc, spool_dir, ids, state), daemon=True),
-                   threading.Thread(target=drain, daemon=True)):
+        for th in (
+            threading.Thread(target=_pump, args=(proc, spool_dir, ids, state), daemon=True),
+            threading.Thread(target=drain, daemon=True),
+        ):
             th.start()
             threads.append(th)
         procs.append(proc)
@@ -234,8 +262,10 @@ def observe_parallel(src, src_kwargs: dict, *, model_path, max_faces: int, mode:
                 proc = procs[k % workers]
                 proc.wait()
                 last = tails[k % workers][-1].decode(errors="replace").strip() if tails[k % workers] else ""
-                raise MicroexprError(f"a landmarker worker stopped unexpectedly (exit code {proc.returncode})"
-                                     + (f": {last}" if last else ""))
+                raise MicroexprError(
+                    f"a landmarker worker stopped unexpectedly (exit code {proc.returncode})"
+                    + (f": {last}" if last else "")
+                )
         for proc in procs:
             proc.wait()
         for th in threads:
