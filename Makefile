@@ -27,6 +27,7 @@ demo: install model
 
 test: install-dev model
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -q
 
 bench: install-dev model

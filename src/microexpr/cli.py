@@ -26,6 +26,10 @@ models_app = typer.Typer(
     help="The face model: fetch it once (hash-checked), then everything runs offline.", no_args_is_help=True
 )
 app.add_typer(models_app, name="models")
+synth_app = typer.Typer(
+    help="Synthetic clips with known truth, rendered from a real face photo.", no_args_is_help=True
+)
+app.add_typer(synth_app, name="synth")
 
 err = Console(stderr=True)
 out = Console()
@@ -336,6 +340,44 @@ def sample(
 
         path = make_sample_video(output, fps=fps, seconds=seconds, face=face)
         out.print(f"[green]wrote[/] {path}", highlight=False)
+
+    _run(body)
+
+
+@synth_app.command("video")
+def synth_video_cmd(
+    output: Path = typer.Option(
+        Path("synth/clip.mp4"), "-o", "--output", help="Video to write (truth beside it)."
+    ),
+    fps: float = typer.Option(120.0, "--fps", help="Frame rate (15-240)."),
+    seconds: float = typer.Option(20.0, "--seconds", help="Length in seconds."),
+    face: str = typer.Option("astronaut", "--face", help="astronaut or hopper."),
+    nuisance: str = typer.Option(
+        "", "--nuisance", help="Comma-separated: head, flicker, blur, noise, occlusion."
+    ),
+    micro: int = typer.Option(4, "--micro", help="Micro-expressions (1-3 AUs, 150-450 ms, low amplitude)."),
+    macro: int = typer.Option(2, "--macro", help="Macro-expressions (0.8-3 s)."),
+    blinks: int = typer.Option(3, "--blinks", help="Distracting blinks."),
+    seed: int = typer.Option(0, "--seed", help="Same seed, same clip and truth."),
+) -> None:
+    """Render a spotting clip and its truth.csv (kind, onset/apex/offset frame and seconds, AUs)."""
+
+    def body() -> None:
+        from microexpr.synth import synth_video
+
+        kinds = {k.strip() for k in nuisance.split(",") if k.strip()}
+        video, truth = synth_video(
+            output,
+            fps=fps,
+            seconds=seconds,
+            face=face,
+            nuisances=kinds,
+            n_micro=micro,
+            n_macro=macro,
+            n_blinks=blinks,
+            seed=seed,
+        )
+        out.print(f"[green]wrote[/] {video} and {truth}", highlight=False)
 
     _run(body)
 
