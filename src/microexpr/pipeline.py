@@ -41,6 +41,7 @@ from microexpr.outputs import (
     write_json,
     write_tables,
 )
+from microexpr.temporal.spotting import SpotOptions
 from microexpr.track.ids import FaceTracker
 from microexpr.track.landmarker import detect_image
 from microexpr.track.model import MODEL_SHA256, require_model, sha256_file
@@ -465,6 +466,9 @@ def analyze_video(
         baselines = _calibrate(cols, references, opts, given, images_mode, warnings)
         cols["geo"] = np.hstack([cols["geo"], _flow_features(cols, baselines, workdir, images_mode, opts)])
         _fill_aus(cols, baselines, images_mode and given is None)
+        events, suppressed = (
+            (pd.DataFrame(columns=list(EVENT_COLUMNS)), 0) if images_mode else _spot(cols, baselines, opts)
+        )
         if not (cols["success"] > 0).any():
             warnings.append(f"{Path(path).name}: no face found in any frame (rows have success=0)")
         t_end = time.perf_counter()
@@ -483,7 +487,8 @@ def analyze_video(
         "total": t_end - t_start,
         "frames_per_s": done / max(t_end - t_start, 1e-9),
     }
-    return Analysis(info, cols, baselines, warnings, params, timings, images_mode, workdir)
+    params["spotting"] = {"suppressed_by_quality": suppressed, **asdict(SpotOptions())}
+    return Analysis(info, cols, baselines, warnings, params, timings, images_mode, workdir, events)
 
 
 def _calibrate(
@@ -534,8 +539,6 @@ def _flow_features(
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from microexpr.calibrate import activity, least_active_window
-
     n = int(cols["n"])
     out = np.zeros((n, len(FLOW_FEATURE_NAMES)))
     if images_mode or n == 0:
@@ -544,15 +547,7 @@ def _flow_features(
     lms = np.memmap(workdir / "landmarks.f32", np.float32, "r", shape=(n, N_LANDMARKS, 3))
     for f in sorted(int(x) for x in np.unique(cols["face_id"]) if x >= 0):
         rows = np.flatnonzero(cols["face_id"] == f)
-        b = baselines.get(f)
-        if b is not None and b.rows is not None:
-            local = b.rows
-        else:
-            act = activity(cols["geo"][rows], cols["bs"][rows])
-            sel = least_active_window(
-                cols["t_s"][rows], act, cols["confidence"][rows] > 0.5, window_s=opts.neutral_window_s
-            )
-            local = np.arange(len(rows))[sel]
+        local = _neutral_rows(cols, rows, baselines.get(f), opts.neutral_window_s)
         nrows = rows[local]
         neutral = np.median(np.asarray(crops[nrows]), axis=0).astype(np.uint8)
         lm_crop = np.median([to_crop(lms[r], cols["crop_m"][r]) for r in nrows], axis=0)
@@ -568,6 +563,69 @@ def _flow_features(
             feats = np.vstack(list(ex.map(run, blocks)))
         out[rows] = feats - np.median(feats[local], axis=0)
     return out
+
+
+def _neutral_rows(
+    cols: dict[str, np.ndarray], rows: np.ndarray, b: Baseline | None, window_s: float
+) -> np.ndarray:
+    """Positions (within ``rows``) of the face's neutral stretch in this video."""
+    from microexpr.calibrate import activity, least_active_window
+
+    if b is not None and b.rows is not None:
+        return b.rows
+    act = activity(cols["geo"][rows][:, : len(FEATURE_NAMES)], cols["bs"][rows])
+    sel = least_active_window(cols["t_s"][rows], act, cols["confidence"][rows] > 0.5, window_s=window_s)
+    return np.arange(len(rows))[sel]
+
+
+def _spot(
+    cols: dict[str, np.ndarray], baselines: dict[int, Baseline], opts: AnalyzeOptions
+) -> tuple[pd.DataFrame, int]:
+    """Events of every face as the events table, and how many candidates quality flags suppressed."""
+    from microexpr.temporal.spotting import SpotOptions, spot_face
+
+    so = SpotOptions()
+    events, suppressed = [], 0
+    for f in sorted(baselines):
+        rows = np.flatnonzero(cols["face_id"] == f)
+        q = cols["quality"][rows]
+        usable = (
+            (cols["success"][rows] > 0)
+            & (q[:, 5:8].sum(1) == 0)
+            & (cols["confidence"][rows] >= so.min_confidence)
+        )
+        ev, sup = spot_face(
+            f,
+            cols["frame"][rows],
+            cols["t_s"][rows],
+            cols["au_r"][rows],
+            usable,
+            _neutral_rows(cols, rows, baselines.get(f), opts.neutral_window_s),
+            so,
+        )
+        events += ev
+        suppressed += sup
+    table = pd.DataFrame(
+        [
+            {
+                "face_id": e.face_id,
+                "kind": e.kind,
+                "onset_frame": e.onset_frame,
+                "apex_frame": e.apex_frame,
+                "offset_frame": e.offset_frame,
+                "onset_s": round(e.onset_s, 6),
+                "apex_s": round(e.apex_s, 6),
+                "offset_s": round(e.offset_s, 6),
+                "duration_ms": round(e.duration_ms, 3),
+                "aus": "+".join(e.au_codes),
+                "emotion": e.emotion,
+                "confidence": e.confidence,
+            }
+            for e in events
+        ],
+        columns=list(EVENT_COLUMNS),
+    )
+    return table, suppressed
 
 
 def _fill_aus(cols: dict[str, np.ndarray], baselines: dict[int, Baseline], blendshapes_only: bool) -> None:

@@ -136,6 +136,13 @@ def evaluate_spotting(
     """
     if kind is not None and kind not in KINDS:
         raise OptionError(f"--kind must be micro or macro, but got {kind!r}")
+    pv, tv = set(pred["video"]), set(truth["video"])
+    if (pv == {""} and len(tv) <= 1) or (tv == {""} and len(pv) <= 1):  # one side names no video: one video
+        pred, truth = pred.assign(video=""), truth.assign(video="")
+    elif "" in pv or "" in tv:
+        raise InputError(
+            "one table has a video column and the other has not, with several videos: add `video`"
+        )
     kinds = (kind,) if kind else KINDS
     scores: dict[str, SpottingScore] = {}
     for k in kinds:

@@ -1,0 +1,52 @@
+"""Offline spotting on rendered clips with known truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from microexpr.temporal.evaluate import interval_iou
+from microexpr.temporal.spotting import SpotOptions, spot_face
+
+
+def test_a_rendered_smile_is_one_macro_event_at_the_right_time(smile_video):
+    from microexpr import analyze_video
+
+    ev = analyze_video(smile_video).events
+    ev = ev[ev["kind"] != "blink"]
+    assert len(ev) == 1, ev
+    e = ev.iloc[0]
+    assert e["kind"] == "macro" and "AU12" in e["aus"].split("+")
+    assert abs(e["apex_s"] - 2.1) < 0.1
+    assert interval_iou((e["onset_frame"], e["offset_frame"]), (48, 78)) >= 0.5  # rendered 1.6-2.6 s at 30 fps
+
+
+def _series(fps, pulses, n_s=6.0, noise=0.05, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(n_s * fps)) / fps
+    au = np.abs(rng.normal(0, noise, (len(t), 17)))
+    for k, on, off, peak in pulses:
+        inside = (t >= on) & (t <= off)
+        au[inside, k] += peak * np.sin(np.pi * (t[inside] - on) / (off - on))
+    return t, au
+
+
+@pytest.mark.parametrize("fps", [30, 60, 120, 200])
+def test_the_same_settings_find_the_same_events_at_any_frame_rate(fps):
+    # AU12 (index 8) for 300 ms, AU04 (index 2) for 1.5 s, a blink (AU45, index 16) for 150 ms
+    t, au = _series(fps, [(8, 2.0, 2.3, 1.5), (2, 3.0, 4.5, 3.0), (16, 5.0, 5.15, 5.0)])
+    events, suppressed = spot_face(
+        0, np.arange(len(t)), t, au, np.ones(len(t), bool), np.flatnonzero(t < 1.5)
+    )
+    kinds = [(e.kind, e.au_codes) for e in events]
+    assert kinds == [("micro", ("AU12",)), ("macro", ("AU04",)), ("blink", ("AU45",))], kinds
+    assert abs(events[0].apex_s - 2.15) <= 1.5 / fps + 0.02 and suppressed == 0
+
+
+def test_frames_marked_unusable_cannot_carry_an_event():
+    t, au = _series(60, [(8, 2.0, 2.3, 1.5)])
+    usable = ~((t > 1.9) & (t < 2.4))  # e.g. a flash or a fast head turn
+    events, suppressed = spot_face(
+        0, np.arange(len(t)), t, au, usable, np.flatnonzero(t < 1.5), SpotOptions()
+    )
+    assert events == [] and suppressed == 1
