@@ -25,8 +25,9 @@ class SpotOptions:
     smooth_ms: float = 15.0  # Gaussian smoothing sigma; centred, so offline spotting adds no lag
     baseline_ms: float = 4000.0  # a rolling low percentile over this window is the local rest level
     baseline_pct: float = 10.0
-    noise_k: float = 4.0  # an AU is active above its neutral mean + noise_k * its neutral std ...
-    min_level: float = 0.6  # ... and never below this intensity
+    noise_k: float = 4.0  # an AU is active above its rest level + noise_k * its noise (the larger of the neutral
+    # stretch's std and the whole track's robust spread, so motion the neutral stretch did not have counts) ...
+    min_level: float = 1.0  # ... and never below FACS trace level
     release: float = 0.5  # an event spans the frames above release * threshold around a peak (hysteresis)
     merge_gap_ms: float = 60.0  # gaps shorter than this inside one movement are bridged
     min_duration_ms: float = 40.0  # shorter blips are noise
@@ -91,7 +92,9 @@ def spot_face(
         x - _rolling_percentile(x, int(round(opts.baseline_ms / 1000.0 / dt)), opts.baseline_pct), 0.0
     )
     ref = x[neutral_rows] if len(neutral_rows) > 1 else x
-    thr = np.maximum(ref.mean(0) + opts.noise_k * ref.std(0), opts.min_level)
+    usable_x = x[usable] if usable.sum() > 2 else x
+    robust = 1.4826 * np.median(np.abs(usable_x - np.median(usable_x, 0)), 0)
+    thr = np.maximum(ref.mean(0) + opts.noise_k * np.maximum(ref.std(0), robust), opts.min_level)
     ratio = x / thr
     score = ratio.max(1)
     suppressed_mask = (score >= 1.0) & ~usable
