@@ -18,7 +18,9 @@ def test_a_rendered_smile_is_one_macro_event_at_the_right_time(smile_video):
     e = ev.iloc[0]
     assert e["kind"] == "macro" and "AU12" in e["aus"].split("+")
     assert abs(e["apex_s"] - 2.1) < 0.1
-    assert interval_iou((e["onset_frame"], e["offset_frame"]), (48, 78)) >= 0.5  # rendered 1.6-2.6 s at 30 fps
+    assert (
+        interval_iou((e["onset_frame"], e["offset_frame"]), (48, 78)) >= 0.5
+    )  # rendered 1.6-2.6 s at 30 fps
 
 
 def _series(fps, pulses, n_s=6.0, noise=0.05, seed=0):

@@ -25,8 +25,9 @@ class SpotOptions:
     smooth_ms: float = 15.0  # Gaussian smoothing sigma; centred, so offline spotting adds no lag
     baseline_ms: float = 4000.0  # a rolling low percentile over this window is the local rest level
     baseline_pct: float = 10.0
-    noise_k: float = 4.0  # an AU is active above its rest level + noise_k * its noise (the larger of the neutral
-    # stretch's std and the whole track's robust spread, so motion the neutral stretch did not have counts) ...
+    # An AU is active above its rest level + noise_k * its noise (the larger of the neutral stretch's std and
+    # the whole track's robust spread, so that motion the neutral stretch did not have counts) ...
+    noise_k: float = 4.0
     min_level: float = 1.0  # ... and never below FACS trace level
     release: float = 0.5  # an event spans the frames above release * threshold around a peak (hysteresis)
     merge_gap_ms: float = 60.0  # gaps shorter than this inside one movement are bridged
