@@ -91,8 +91,11 @@ def load_profile(path: Path) -> Baseline:
     if not p.is_file():
         raise InputError(f"profile {p} not found")
     try:
-        d = json.loads(p.read_text(encoding="utf-8"))
-        if d.get("format") != PROFILE_FORMAT:
+        try:
+            d = json.loads(p.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ValueError("not a JSON file (make one with --save-profile)") from None
+        if not isinstance(d, dict) or d.get("format") != PROFILE_FORMAT:
             raise ValueError("not a microexpr profile")
         if d.get("version") != PROFILE_VERSION:
             raise ValueError(f"profile version {d.get('version')} is not {PROFILE_VERSION}")

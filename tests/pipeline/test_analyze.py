@@ -180,3 +180,14 @@ def test_quality_flags_mark_flicker_and_blur(tmp_path, face_model):
     assert (
         f.loc[f["frame"] >= 46, "flag_blur"].mean() > 0.9 and f.loc[f["frame"] < 29, "flag_blur"].sum() == 0
     )
+
+
+def test_a_file_that_is_not_a_profile_is_refused_clearly(tmp_path):
+    from microexpr.calibrate import load_profile
+    from microexpr.errors import InputError
+
+    bad = tmp_path / "notes.json"
+    for text in ("hello", "[1, 2]", '{"format": "other"}'):
+        bad.write_text(text)
+        with pytest.raises(InputError, match="notes.json cannot be used"):
+            load_profile(bad)
