@@ -164,22 +164,10 @@ def truth_table(events: list[SynthEvent], fps: float, *, video: str) -> pd.DataF
         }
         for e in events
     ]
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "video",
-            "kind",
-            "onset_frame",
-            "apex_frame",
-            "offset_frame",
-            "onset_s",
-            "apex_s",
-            "offset_s",
-            "duration_ms",
-            "aus",
-            "peaks",
-        ],
-    )
+    from microexpr.outputs import EVENT_COLUMNS
+
+    # the events table's columns from kind to aus, with the video first and the AUs' peaks last
+    return pd.DataFrame(rows, columns=["video", *EVENT_COLUMNS[1:10], "peaks"])
 
 
 def synth_video(
