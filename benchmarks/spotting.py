@@ -24,7 +24,7 @@ ALL = ("head", "flicker", "blur", "noise", "occlusion")
 
 def run_one(tmp: Path, fps: float, condition: str, seconds: float, seed: int) -> dict:
     from microexpr import AnalyzeOptions, analyze_video
-    from microexpr.pipeline import _spot
+    from microexpr.pipeline import _neutral_rows_by_face, _spot
     from microexpr.synth import synth_video
     from microexpr.temporal.evaluate import evaluate_spotting, normalise_events
 
@@ -39,7 +39,7 @@ def run_one(tmp: Path, fps: float, condition: str, seconds: float, seed: int) ->
     scores = evaluate_spotting(normalise_events(pred, source="pred"), normalise_events(truth, source="truth"))
     # spotting cost alone: re-run the spotter on the measured AUs
     t0 = time.perf_counter()
-    _spot(r.columns, r.baselines, AnalyzeOptions())
+    _spot(r.columns, _neutral_rows_by_face(r.columns, r.baselines, AnalyzeOptions().neutral_window_s))
     cost_ms = (time.perf_counter() - t0) * 1000.0 / max(r.n_rows, 1)
     blinks = truth[truth["kind"] == "blink"]
     blink_as_micro = 0

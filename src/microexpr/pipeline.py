@@ -464,10 +464,11 @@ def analyze_video(
         if done == 0:
             raise InputError(f"{path}: no frames could be read")
         baselines = _calibrate(cols, references, opts, given, images_mode, warnings)
-        cols["geo"] = np.hstack([cols["geo"], _flow_features(cols, baselines, workdir, images_mode, opts)])
+        neutral = {} if images_mode else _neutral_rows_by_face(cols, baselines, opts.neutral_window_s)
+        cols["geo"] = np.hstack([cols["geo"], _flow_features(cols, neutral, workdir)])
         _fill_aus(cols, baselines, images_mode and given is None)
         events, suppressed = (
-            (pd.DataFrame(columns=list(EVENT_COLUMNS)), 0) if images_mode else _spot(cols, baselines, opts)
+            (pd.DataFrame(columns=list(EVENT_COLUMNS)), 0) if images_mode else _spot(cols, neutral)
         )
         if not (cols["success"] > 0).any():
             warnings.append(f"{Path(path).name}: no face found in any frame (rows have success=0)")
@@ -480,7 +481,8 @@ def analyze_video(
             log.warning(w)
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
     params["workers_used"] = workers
-    params["model_sha256"] = sha256_file(model)
+    # require_model verified the installed model against MODEL_SHA256; a user's own file is hashed here
+    params["model_sha256"] = MODEL_SHA256 if opts.model_path is None else sha256_file(model)
     timings = {
         "track": t_track - t_start,
         "calibrate_and_aus": t_end - t_track,
@@ -525,13 +527,7 @@ def _calibrate(
     return baselines
 
 
-def _flow_features(
-    cols: dict[str, np.ndarray],
-    baselines: dict[int, Baseline],
-    workdir: Path,
-    images_mode: bool,
-    opts: AnalyzeOptions,
-) -> np.ndarray:
+def _flow_features(cols: dict[str, np.ndarray], neutral: dict[int, np.ndarray], workdir: Path) -> np.ndarray:
     """(n, n_flow) region flow features of every row against its face's neutral crop (0 for photos).
 
     The neutral crop is the median crop over the face's neutral frames from this video (for a profile or a
@@ -541,13 +537,12 @@ def _flow_features(
 
     n = int(cols["n"])
     out = np.zeros((n, len(FLOW_FEATURE_NAMES)))
-    if images_mode or n == 0:
+    if not neutral or n == 0:  # photos have no neutral stretch: no motion channel
         return out
     crops = np.memmap(workdir / "crops.u8", np.uint8, "r", shape=(n, CROP_PX, CROP_PX))
     lms = np.memmap(workdir / "landmarks.f32", np.float32, "r", shape=(n, N_LANDMARKS, 3))
-    for f in sorted(int(x) for x in np.unique(cols["face_id"]) if x >= 0):
+    for f, local in neutral.items():
         rows = np.flatnonzero(cols["face_id"] == f)
-        local = _neutral_rows(cols, rows, baselines.get(f), opts.neutral_window_s)
         nrows = rows[local]
         neutral = np.median(np.asarray(crops[nrows]), axis=0).astype(np.uint8)
         lm_crop = np.median([to_crop(lms[r], cols["crop_m"][r]) for r in nrows], axis=0)
@@ -565,28 +560,33 @@ def _flow_features(
     return out
 
 
-def _neutral_rows(
-    cols: dict[str, np.ndarray], rows: np.ndarray, b: Baseline | None, window_s: float
-) -> np.ndarray:
-    """Positions (within ``rows``) of the face's neutral stretch in this video."""
+def _neutral_rows_by_face(
+    cols: dict[str, np.ndarray], baselines: dict[int, Baseline], window_s: float
+) -> dict[int, np.ndarray]:
+    """Each face's neutral stretch in this video, as positions within the face's own rows: the baseline's
+    rows, or (for a profile or a neutral image) the least active stretch."""
     from microexpr.calibrate import activity, least_active_window
 
-    if b is not None and b.rows is not None:
-        return b.rows
-    act = activity(cols["geo"][rows][:, : len(FEATURE_NAMES)], cols["bs"][rows])
-    sel = least_active_window(cols["t_s"][rows], act, cols["confidence"][rows] > 0.5, window_s=window_s)
-    return np.arange(len(rows))[sel]
+    out = {}
+    for f in sorted(int(x) for x in np.unique(cols["face_id"]) if x >= 0):
+        b = baselines.get(f)
+        if b is not None and b.rows is not None:
+            out[f] = b.rows
+            continue
+        rows = np.flatnonzero(cols["face_id"] == f)
+        act = activity(cols["geo"][rows][:, : len(FEATURE_NAMES)], cols["bs"][rows])
+        sel = least_active_window(cols["t_s"][rows], act, cols["confidence"][rows] > 0.5, window_s=window_s)
+        out[f] = np.arange(len(rows))[sel]
+    return out
 
 
-def _spot(
-    cols: dict[str, np.ndarray], baselines: dict[int, Baseline], opts: AnalyzeOptions
-) -> tuple[pd.DataFrame, int]:
+def _spot(cols: dict[str, np.ndarray], neutral: dict[int, np.ndarray]) -> tuple[pd.DataFrame, int]:
     """Events of every face as the events table, and how many candidates quality flags suppressed."""
     from microexpr.temporal.spotting import SpotOptions, spot_face
 
     so = SpotOptions()
     events, suppressed = [], 0
-    for f in sorted(baselines):
+    for f, local in neutral.items():
         rows = np.flatnonzero(cols["face_id"] == f)
         q = cols["quality"][rows]
         usable = (
@@ -600,7 +600,7 @@ def _spot(
             cols["t_s"][rows],
             cols["au_r"][rows],
             usable,
-            _neutral_rows(cols, rows, baselines.get(f), opts.neutral_window_s),
+            local,
             so,
         )
         events += ev
