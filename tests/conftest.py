@@ -102,3 +102,37 @@ def two_face_video(tmp_path_factory, face_model) -> Path:
     frames = render_clip(photos, curves, fps=FPS, visible=[np.ones(n, bool), visible_b])
     path = tmp_path_factory.mktemp("two") / "two.mp4"
     return write_video(frames, path, fps=FPS)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium from Debian's `chromium` package driven by Playwright (`make test` installs it).
+
+    Fails, not skips, when the browser is missing: a page nobody opened is not tested."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.fail("Debian's chromium is not installed (make browser, or apt-get install chromium)")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=exe, headless=True, args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page that records console errors and page errors in `page.errors` (list of str)."""
+    ctx = browser.new_context()
+    pg = ctx.new_page()
+    pg.errors = []
+    pg.on("console", lambda m: pg.errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: pg.errors.append(str(e)))
+    try:
+        yield pg
+    finally:
+        ctx.close()
