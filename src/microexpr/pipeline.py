@@ -71,6 +71,8 @@ class AnalyzeOptions:
     workers: int = 0  # landmarker processes; 0 = one per core (up to 8; 1 on short inputs), 1 = in-process
     landmark_mode: Literal["video", "image"] = "video"  # MediaPipe running mode for videos
     model_path: Path | None = None  # a face model other than the installed one (hash not enforced)
+    emotions: bool = True  # label events with an emotion estimate (off where the use guard forbids it)
+    recognizer: Path | None = None  # an ONNX recogniser for spotted events instead of the AU prototypes
 
     def __post_init__(self) -> None:
         if self.max_faces < 1 or self.max_faces > 16:
