@@ -44,6 +44,11 @@ EVENT_COLUMNS = (
 )
 
 
+# measured once the neutral face is known (second pass): how much of the face is hidden, and how spotting
+# used each row (0 used, 1 bridged by interpolation, 2 excluded: flagged, untracked or in a long gap)
+TEMPORAL_COLUMNS = ("occlusion", "flag_occlusion", "spot_state")
+
+
 def frames_schema(*, with_file: bool = False) -> pa.Schema:
     """Arrow schema of frames.parquet / frames.csv, in contract order."""
     f: list[pa.Field] = [pa.field("frame", pa.int64())]
@@ -59,6 +64,8 @@ def frames_schema(*, with_file: bool = False) -> pa.Schema:
     f += [pa.field(c, pa.int8()) for c in AU_C_COLUMNS]
     f += [pa.field(c, pa.float32()) for c in BLENDSHAPE_NAMES]
     f += [pa.field(c, pa.int8() if c in _INT_QUALITY else pa.float32()) for c in QUALITY_COLUMNS]
+    f += [pa.field("occlusion", pa.float32()), pa.field("flag_occlusion", pa.int8())]
+    f += [pa.field("spot_state", pa.int8())]
     f += [pa.field(c, pa.float32()) for c in LANDMARK_COLUMNS]
     return pa.schema(f)
 

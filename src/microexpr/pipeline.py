@@ -41,7 +41,7 @@ from microexpr.outputs import (
     write_json,
     write_tables,
 )
-from microexpr.temporal.spotting import SpotOptions
+from microexpr.temporal.spotting import EXCLUDED, SpotOptions
 from microexpr.track.ids import FaceTracker
 from microexpr.track.landmarker import detect_image
 from microexpr.track.model import MODEL_SHA256, require_model, sha256_file
@@ -85,6 +85,9 @@ class AnalyzeOptions:
             raise OptionError("give only one of --neutral, --neutral-image and --profile")
         if self.landmark_mode not in ("video", "image"):
             raise OptionError(f"landmark mode must be 'video' or 'image', but got {self.landmark_mode!r}")
+
+
+OCCLUSION_FLAG = 0.6  # occlusion score above which a row is flagged: a hand scores ~0.73, a blink ~0.48
 
 
 def _choose_workers(opts: AnalyzeOptions, n_frames: int | None, kind: str) -> int:
@@ -259,6 +262,7 @@ class Analysis:
             cols += [c["au_c"][a:b, k] for k in range(len(AU_CODES))]
             cols += [c["bs"][a:b, k] for k in range(len(BLENDSHAPE_NAMES))]
             cols += [c["quality"][a:b, k] for k in range(N_QUALITY)]
+            cols += [c["occlusion"][a:b], c["flag_occlusion"][a:b], c["spot_state"][a:b]]
             lm = np.asarray(lms[a:b])
             cols += [lm[:, i, ax] for ax in range(3) for i in range(N_LANDMARKS)]
             arrays = [
@@ -467,8 +471,11 @@ def analyze_video(
             raise InputError(f"{path}: no frames could be read")
         baselines = _calibrate(cols, references, opts, given, images_mode, warnings)
         neutral = {} if images_mode else _neutral_rows_by_face(cols, baselines, opts.neutral_window_s)
-        cols["geo"] = np.hstack([cols["geo"], _flow_features(cols, neutral, workdir)])
+        flow, cols["occlusion"] = _flow_features(cols, neutral, workdir)
+        cols["geo"] = np.hstack([cols["geo"], flow])
+        cols["flag_occlusion"] = (cols["occlusion"] > OCCLUSION_FLAG).astype(np.int8)
         _fill_aus(cols, baselines, images_mode and given is None)
+        cols["spot_state"] = np.full(int(cols["n"]), EXCLUDED, np.int8)
         events, suppressed = (
             (pd.DataFrame(columns=list(EVENT_COLUMNS)), 0) if images_mode else _spot(cols, neutral)
         )
@@ -529,8 +536,11 @@ def _calibrate(
     return baselines
 
 
-def _flow_features(cols: dict[str, np.ndarray], neutral: dict[int, np.ndarray], workdir: Path) -> np.ndarray:
-    """(n, n_flow) region flow features of every row against its face's neutral crop (0 for photos).
+def _flow_features(
+    cols: dict[str, np.ndarray], neutral: dict[int, np.ndarray], workdir: Path
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n, n_flow) region flow features of every row against its face's neutral crop (0 for photos), and
+    (n,) occlusion (0-1, see :meth:`FlowMeter.occlusion`).
 
     The neutral crop is the median crop over the face's neutral frames from this video (for a profile or a
     neutral image: the least active stretch of this video, since no face image is ever stored).
@@ -539,8 +549,9 @@ def _flow_features(cols: dict[str, np.ndarray], neutral: dict[int, np.ndarray], 
 
     n = int(cols["n"])
     out = np.zeros((n, len(FLOW_FEATURE_NAMES)))
+    occ = np.zeros(n, np.float32)
     if not neutral or n == 0:  # photos have no neutral stretch: no motion channel
-        return out
+        return out, occ
     crops = np.memmap(workdir / "crops.u8", np.uint8, "r", shape=(n, CROP_PX, CROP_PX))
     lms = np.memmap(workdir / "landmarks.f32", np.float32, "r", shape=(n, N_LANDMARKS, 3))
     for f, local in neutral.items():
@@ -553,13 +564,19 @@ def _flow_features(cols: dict[str, np.ndarray], neutral: dict[int, np.ndarray], 
             block: np.ndarray, neutral: np.ndarray = neutral, lm_crop: np.ndarray = lm_crop
         ) -> np.ndarray:
             meter = FlowMeter(neutral, lm_crop)  # one per thread: OpenCV's DIS object is not shareable
-            return np.array([meter.features(crops[r]) for r in block]).reshape(len(block), -1)
+            got = []
+            for r in block:
+                c = crops[r]
+                got.append(np.append(meter.features(c), meter.occlusion(c)))
+            return np.array(got).reshape(len(block), -1)
 
         blocks = np.array_split(rows, max(1, min(8, len(rows) // 64)))
         with ThreadPoolExecutor(max_workers=min(len(blocks), os.cpu_count() or 1)) as ex:
             feats = np.vstack(list(ex.map(run, blocks)))
-        out[rows] = feats - np.median(feats[local], axis=0)
-    return out
+        ok = cols["success"][rows] > 0
+        out[rows] = feats[:, :-1] - np.median(feats[local, :-1], axis=0)
+        occ[rows] = np.where(ok, feats[:, -1], 0.0)
+    return out, occ
 
 
 def _neutral_rows_by_face(
@@ -594,9 +611,10 @@ def _spot(cols: dict[str, np.ndarray], neutral: dict[int, np.ndarray]) -> tuple[
         usable = (
             (cols["success"][rows] > 0)
             & (q[:, 5:8].sum(1) == 0)
+            & (cols["flag_occlusion"][rows] == 0)
             & (cols["confidence"][rows] >= so.min_confidence)
         )
-        ev, sup = spot_face(
+        track = spot_face(
             f,
             cols["frame"][rows],
             cols["t_s"][rows],
@@ -605,8 +623,9 @@ def _spot(cols: dict[str, np.ndarray], neutral: dict[int, np.ndarray]) -> tuple[
             local,
             so,
         )
-        events += ev
-        suppressed += sup
+        cols["spot_state"][rows] = track.state
+        events += track.events
+        suppressed += track.suppressed
     table = pd.DataFrame(
         [
             {
@@ -667,8 +686,9 @@ class FaceResult:
         au: AU code -> intensity (0-5).
         au_present: AU code -> presence.
         blendshapes: (52,) MediaPipe scores.
-        quality: quality column name -> value.
+        quality: quality column name -> value (with occlusion and flag_occlusion).
         landmarks_px: (478, 3).
+        calibrated: the face's neutral is settled (False during its warm-up).
     """
 
     face_id: int
@@ -680,6 +700,7 @@ class FaceResult:
     blendshapes: np.ndarray
     quality: dict[str, float]
     landmarks_px: np.ndarray
+    calibrated: bool = True
 
 
 @dataclass(frozen=True)
@@ -774,6 +795,9 @@ def iter_analyze(
                     bs_neutral=b.bs_neutral,
                 )
                 present = au_presence(au)
+                occ = meters[fid].occlusion(crop)
+                quality = dict(zip(QUALITY_COLUMNS, m.quality.tolist()))
+                quality.update(occlusion=occ, flag_occlusion=float(occ > OCCLUSION_FLAG))
                 results.append(
                     FaceResult(
                         fid,
@@ -783,8 +807,9 @@ def iter_analyze(
                         {c: float(v) for c, v in zip(AU_CODES, au)},
                         {c: bool(v) for c, v in zip(AU_CODES, present)},
                         f.blendshapes,
-                        dict(zip(QUALITY_COLUMNS, m.quality.tolist())),
+                        quality,
                         f.landmarks_px,
+                        fid in fixed or given is not None,
                     )
                 )
             yield FrameResult(index, t_s, tuple(results))

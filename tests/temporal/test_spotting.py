@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from microexpr.temporal.evaluate import interval_iou
-from microexpr.temporal.spotting import SpotOptions, spot_face
+from microexpr.temporal.spotting import EXCLUDED, USED, SpotOptions, spot_face
 
 
 def test_a_rendered_smile_is_one_macro_event_at_the_right_time(smile_video):
@@ -37,9 +37,8 @@ def _series(fps, pulses, n_s=6.0, noise=0.05, seed=0):
 def test_the_same_settings_find_the_same_events_at_any_frame_rate(fps):
     # AU12 (index 8) for 300 ms, AU04 (index 2) for 1.5 s, a blink (AU45, index 16) for 150 ms
     t, au = _series(fps, [(8, 2.0, 2.3, 1.5), (2, 3.0, 4.5, 3.0), (16, 5.0, 5.15, 5.0)])
-    events, suppressed = spot_face(
-        0, np.arange(len(t)), t, au, np.ones(len(t), bool), np.flatnonzero(t < 1.5)
-    )
+    track = spot_face(0, np.arange(len(t)), t, au, np.ones(len(t), bool), np.flatnonzero(t < 1.5))
+    events, suppressed = track.events, track.suppressed
     kinds = [(e.kind, e.au_codes) for e in events]
     assert kinds == [("micro", ("AU12",)), ("macro", ("AU04",)), ("blink", ("AU45",))], kinds
     assert abs(events[0].apex_s - 2.15) <= 1.5 / fps + 0.02 and suppressed == 0
@@ -48,7 +47,6 @@ def test_the_same_settings_find_the_same_events_at_any_frame_rate(fps):
 def test_frames_marked_unusable_cannot_carry_an_event():
     t, au = _series(60, [(8, 2.0, 2.3, 1.5)])
     usable = ~((t > 1.9) & (t < 2.4))  # e.g. a flash or a fast head turn
-    events, suppressed = spot_face(
-        0, np.arange(len(t)), t, au, usable, np.flatnonzero(t < 1.5), SpotOptions()
-    )
-    assert events == [] and suppressed == 1
+    track = spot_face(0, np.arange(len(t)), t, au, usable, np.flatnonzero(t < 1.5), SpotOptions())
+    assert track.events == [] and track.suppressed == 1
+    assert (track.state[(t > 1.9) & (t < 2.4)] == EXCLUDED).all() and (track.state[t < 1.8] == USED).all()

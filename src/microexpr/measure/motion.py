@@ -129,10 +129,19 @@ class FlowMeter:
         )
         self.is_up = np.array([c == "up" for *_, c in _REGIONS])
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        # occlusion zones: the face's left and right eye/brow/cheek sides and the mouth and chin
+        zones: dict[str, list[np.ndarray]] = {"R": [], "L": [], "mouth": []}
+        for (name, *_), idx in zip(_REGIONS, self.masks):
+            zone = "mouth" if any(k in name for k in ("lip", "corner", "chin")) else name[-1]
+            zones[zone].append(idx)
+        self.zones = [np.unique(np.concatenate(z)) for z in zones.values() if z]
+        self._grid = np.mgrid[0:CROP_PX, 0:CROP_PX][::-1].astype(np.float32)  # (x, y)
+        self._last_flow: np.ndarray | None = None
 
     def features(self, crop: np.ndarray) -> np.ndarray:
         """(len(FLOW_FEATURE_NAMES),) float64 in IOD units."""
         flow = self._dis.calc(self.neutral, np.ascontiguousarray(crop, np.uint8), None)
+        self._last_flow = flow
         u = flow[..., 0].ravel()
         v = flow[..., 1].ravel()
         u = u - np.median(u)  # most of the face is still in any one action: the median is alignment error
@@ -144,3 +153,26 @@ class FlowMeter:
             else:
                 out[k] = -v[idx].mean() if self.is_up[k] else self.sign_out[k] * u[idx].mean()
         return out / CROP_UNIT_PX
+
+    def occlusion(self, crop: np.ndarray) -> float:
+        """How much of the face the motion cannot explain, 0 (none) to 1, for the crop last passed to
+        :meth:`features`: the crop is warped back onto the neutral by the flow, and each zone (left side,
+        right side, mouth and chin) is compared with the neutral by normalised cross-correlation. An
+        expression moves skin, which the flow undoes; a hand or an object replaces it, which it cannot."""
+        if self._last_flow is None:
+            self.features(crop)
+        flow = self._last_flow
+        mx = self._grid[0] + flow[..., 0]
+        my = self._grid[1] + flow[..., 1]
+        back = cv2.remap(
+            np.asarray(crop, np.float32), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        a = back.ravel()
+        b = self.neutral.astype(np.float32).ravel()
+        worst = 0.0
+        for idx in self.zones:
+            x, y = a[idx] - a[idx].mean(), b[idx] - b[idx].mean()
+            den = float(np.sqrt((x * x).sum() * (y * y).sum()))
+            ncc = float((x * y).sum() / den) if den > 1e-6 else 0.0
+            worst = max(worst, 1.0 - ncc)
+        return float(np.clip(worst, 0.0, 1.0))

@@ -1,14 +1,35 @@
-"""Offline spotting: onset, apex and offset of expressions in each face's AU intensities.
+"""Spotting: onset, apex and offset of expressions in a face's AU intensities, one frame at a time.
+
+One causal algorithm serves both uses: offline (:func:`spot_face`, the whole track at once) and online
+(:class:`FaceSpotter`, fed frame by frame, each event emitted as soon as it closes). Given the same AU values
+and the same neutral noise level they find the same events.
 
 Every window is set in milliseconds, and thresholds relative to the subject's own noise on the neutral
-stretch, so the same settings work at 30 and at 200 fps. Frames that quality flags mark (fast head motion,
-a light jump, blur) or with low tracking confidence cannot carry an event: they are set to rest and the
-suppression is counted. Blinks (AU45 dominant) are reported as their own kind.
+stretch, so the same settings work at 30 and at 200 fps. Per frame:
+
+1. **gaps**: frames that quality flags mark (fast head motion, a light jump, blur, occlusion), with low
+   tracking confidence or no face are not trusted. A gap of at most ``bridge_ms`` is bridged by linear
+   interpolation between the frames around it; a longer gap breaks the track: no event may span it, and a
+   candidate cut by it is dropped (counted as suppressed).
+2. **smoothing**: a Gaussian (sigma ``smooth_ms``) over the frames within 2 sigma on either side; it adds
+   a lag of 2 sigma (30 ms) and keeps onsets sharp (no one-sided filter drags them late).
+3. **rest level**: the 10th percentile of each AU over the trailing ``baseline_ms`` is subtracted, so slow
+   drifts (a lid that recovers slowly after a blink, a lasting head-pose offset) are not events.
+4. **threshold**: each AU's neutral mean + ``noise_k`` x its noise: the larger of the neutral stretch's
+   standard deviation and the robust spread (1.4826 x MAD) of the trailing ``noise_window_ms``, never below
+   ``min_level`` (FACS trace).
+5. **events**: the frame score is the largest AU / threshold. A run above ``release`` x threshold (gaps under
+   ``merge_gap_ms`` merged) whose peak crosses the threshold and that lasts ``min_duration_ms`` is an event:
+   ``micro`` up to ``micro_max_ms``, else ``macro``; ``blink`` when AU45 dominates at the apex.
+
+Online, an event is known ``delay_ms`` after its offset at most (merge gap + smoothing lag, plus up to two frames; plus
+``bridge_ms`` when a tracking gap follows the event).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -17,47 +38,341 @@ from microexpr.types import Event
 
 AU45 = AU_CODES.index("AU45")
 
+# per-frame spotting state, as the frames table's `spot_state` column reports it
+USED, BRIDGED, EXCLUDED = 0, 1, 2
+
 
 @dataclass(frozen=True)
 class SpotOptions:
     """Spotting settings (times in ms, thresholds in AU intensity or multiples of the neutral noise)."""
 
-    smooth_ms: float = 15.0  # Gaussian smoothing sigma; centred, so offline spotting adds no lag
-    baseline_ms: float = 4000.0  # a rolling low percentile over this window is the local rest level
+    smooth_ms: float = 15.0  # Gaussian sigma; the window reaches 2 sigma ahead, which is the added lag
+    baseline_ms: float = 4000.0  # a trailing low percentile over this window is the rest level
     baseline_pct: float = 10.0
-    # An AU is active above its rest level + noise_k * its noise (the larger of the neutral stretch's std and
-    # the whole track's robust spread, so that motion the neutral stretch did not have counts) ...
-    noise_k: float = 4.0
+    noise_k: float = 4.0  # an AU is active above rest + noise_k x its noise ...
+    noise_window_ms: float = (
+        10000.0  # ... the larger of the neutral std and the robust spread over this window
+    )
     min_level: float = 1.0  # ... and never below FACS trace level
-    release: float = 0.5  # an event spans the frames above release * threshold around a peak (hysteresis)
-    merge_gap_ms: float = 60.0  # gaps shorter than this inside one movement are bridged
+    release: float = 0.5  # an event spans the frames above release x threshold around a peak (hysteresis)
+    merge_gap_ms: float = 60.0  # dips shorter than this inside one movement are bridged
+    bridge_ms: float = (
+        100.0  # untrusted stretches up to this long are interpolated; longer ones break the track
+    )
     min_duration_ms: float = 40.0  # shorter blips are noise
     micro_max_ms: float = 500.0  # micro-expressions last at most this long (the research convention)
     min_confidence: float = 0.5  # tracking confidence below this makes a frame unusable
+    neutral_ms: float = 500.0  # online without a given noise level: learn it from the first usable stretch
+
+    def __post_init__(self) -> None:
+        for name in (
+            "smooth_ms",
+            "baseline_ms",
+            "noise_window_ms",
+            "merge_gap_ms",
+            "bridge_ms",
+            "micro_max_ms",
+        ):
+            v = getattr(self, name)
+            if not (0 <= v < 1e7):
+                raise ValueError(f"{name} must be between 0 and 1e7 ms, but got {v}")
+        if self.noise_k <= 0 or self.min_level <= 0 or not (0 < self.release <= 1):
+            raise ValueError("noise_k and min_level must be positive and release in (0, 1]")
+
+    @property
+    def delay_ms(self) -> float:
+        """Longest wait from an event's offset to its emission online, plus up to two frames (no gap after it)."""
+        return self.merge_gap_ms + 2.0 * self.smooth_ms
 
 
-def _smooth(x: np.ndarray, sigma_frames: float) -> np.ndarray:
-    if sigma_frames < 0.5:
-        return x
-    from scipy.ndimage import gaussian_filter1d
+@dataclass(frozen=True)
+class Noise:
+    """A face's neutral level and noise per AU, measured on its neutral stretch after rest-level removal."""
 
-    return gaussian_filter1d(x, sigma_frames, axis=0, mode="nearest")
+    mean: np.ndarray  # (n_au,)
+    std: np.ndarray  # (n_au,)
 
-
-def _rolling_percentile(x: np.ndarray, window: int, pct: float) -> np.ndarray:
-    """Centred rolling percentile per column: slow drifts (a landmark that recovers slowly after a blink, a
-    lasting head-pose offset) become the rest level instead of one long event."""
-    import pandas as pd
-
-    if window < 3:
-        return np.zeros_like(x)
-    return pd.DataFrame(x).rolling(window, center=True, min_periods=1).quantile(pct / 100.0).to_numpy()
+    @staticmethod
+    def of(detrended: np.ndarray) -> Noise:
+        d = np.asarray(detrended, np.float64).reshape(-1, len(AU_CODES))
+        if len(d) < 2:
+            return Noise(np.zeros(len(AU_CODES)), np.zeros(len(AU_CODES)))
+        return Noise(d.mean(0), d.std(0))
 
 
-def _segments(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[start, stop) runs of True."""
-    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+@dataclass
+class _Sample:
+    frame: int
+    t_s: float
+    x: np.ndarray  # raw AU values (n_au,)
+    usable: bool
+    state: int = USED
+
+
+class _Conditioner:
+    """Stages 1-3: gap bridging, smoothing with a bounded look-ahead, trailing rest level."""
+
+    def __init__(self, opts: SpotOptions) -> None:
+        self.o = opts
+        self.held: list[_Sample] = []  # untrusted frames waiting to be bridged
+        self.last_usable: _Sample | None = None
+        self.window: deque[_Sample] = deque()  # samples awaiting smoothing (+ the 2-sigma past they need)
+        self.pending = 0  # index in window of the next sample to smooth
+        self.rest: deque[tuple[float, np.ndarray]] = deque()  # (t_s, smoothed) over the baseline window
+        self.level: np.ndarray | None = None  # the latest rest level
+
+    def push(self, s: _Sample) -> list[tuple[_Sample, np.ndarray]]:
+        out: list[tuple[_Sample, np.ndarray]] = []
+        for ready in self._bridge(s):
+            out += self._smooth(ready)
+        return out
+
+    def finish(self) -> list[tuple[_Sample, np.ndarray]]:
+        out: list[tuple[_Sample, np.ndarray]] = []
+        for h in self.held:  # a gap at the end is never bridged
+            h.state = EXCLUDED
+            out += self._smooth(h)
+        self.held = []
+        while self.pending < len(self.window):
+            out.append(self._emit_next())
+        return out
+
+    def _bridge(self, s: _Sample) -> list[_Sample]:
+        o = self.o
+        if s.usable:
+            ready = []
+            if self.held:
+                a = self.last_usable
+                if a is not None and (s.t_s - a.t_s) * 1000.0 <= o.bridge_ms + 1e-6:
+                    for h in self.held:
+                        w = (h.t_s - a.t_s) / max(s.t_s - a.t_s, 1e-9)
+                        h.x = (1.0 - w) * a.x + w * s.x
+                        h.usable, h.state = True, BRIDGED
+                else:
+                    for h in self.held:
+                        h.state = EXCLUDED
+                ready, self.held = self.held, []
+            self.last_usable = s
+            return ready + [s]
+        self.held.append(s)
+        a = self.last_usable
+        if a is None or (s.t_s - a.t_s) * 1000.0 > o.bridge_ms + 1e-6:
+            for h in self.held:
+                h.state = EXCLUDED
+            ready, self.held = self.held, []
+            return ready
+        return []
+
+    def _smooth(self, s: _Sample) -> list[tuple[_Sample, np.ndarray]]:
+        self.window.append(s)
+        reach = 2.0 * self.o.smooth_ms / 1000.0
+        out = []
+        while self.pending < len(self.window) and self.window[self.pending].t_s + reach <= s.t_s + 1e-9:
+            out.append(self._emit_next())
+        return out
+
+    def _emit_next(self) -> tuple[_Sample, np.ndarray]:
+        reach = 2.0 * self.o.smooth_ms / 1000.0
+        c = self.window[self.pending]
+        while self.window and self.window[0].t_s < c.t_s - reach - 1e-9:
+            self.window.popleft()
+            self.pending -= 1
+        if c.state == EXCLUDED:  # not trusted: raw value over the last rest level, only to count suppression
+            self.pending += 1
+            return c, np.maximum(c.x - (self.level if self.level is not None else 0.0), 0.0)
+        sigma = max(self.o.smooth_ms / 1000.0, 1e-9)
+        acc, wsum = np.zeros_like(c.x), 0.0
+        for s in self.window:
+            if s.state == EXCLUDED or abs(s.t_s - c.t_s) > reach + 1e-9:
+                continue
+            w = float(np.exp(-0.5 * ((s.t_s - c.t_s) / sigma) ** 2))
+            acc += w * s.x
+            wsum += w
+        xs = acc / wsum
+        self.pending += 1
+        rest = self.rest
+        rest.append((c.t_s, xs))
+        while rest and rest[0][0] < c.t_s - self.o.baseline_ms / 1000.0 - 1e-9:
+            rest.popleft()
+        self.level = np.percentile(np.array([r[1] for r in rest]), self.o.baseline_pct, axis=0)
+        return c, np.maximum(xs - self.level, 0.0)
+
+
+@dataclass
+class _Run:
+    start: _Sample
+    last_active: _Sample
+    peak: float = 0.0
+    apex: _Sample | None = None
+    apex_ratio: np.ndarray | None = None
+    after_gap: bool = False
+
+
+@dataclass
+class SpotTrack:
+    """Offline spotting of one face: its events, candidates suppressed, and each row's state."""
+
+    events: list[Event]
+    suppressed: int
+    state: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, np.int8)
+    )  # USED, BRIDGED or EXCLUDED per row
+
+
+class FaceSpotter:
+    """Causal spotter of one face: push frames in time order, get each event as soon as it closes.
+
+    Args:
+        face_id: the face.
+        opts: settings.
+        noise: the face's neutral noise (from :meth:`Noise.of` on the neutral stretch's conditioned values);
+            None learns it from the first ``neutral_ms`` of usable frames (no events before that).
+    """
+
+    def __init__(self, face_id: int, opts: SpotOptions | None = None, noise: Noise | None = None) -> None:
+        self.face_id = face_id
+        self.o = opts if opts is not None else SpotOptions()
+        self.noise = noise
+        self._cond = _Conditioner(self.o)
+        self._learn: list[tuple[float, np.ndarray]] = []
+        self._spread: deque[tuple[float, np.ndarray]] = deque()
+        self._robust = np.zeros(len(AU_CODES))
+        self._robust_t = -np.inf
+        self._run: _Run | None = None
+        self._prev: _Sample | None = None
+        self._in_suppressed = False
+        self.suppressed = 0
+        self.states: list[int] = []  # per pushed frame, in time order, once conditioned
+
+    def push(self, frame: int, t_s: float, au: np.ndarray, usable: bool = True) -> list[Event]:
+        """Add one frame of AU intensities (n_au,); NaN or ``usable=False`` marks it untrusted."""
+        x = np.asarray(au, np.float64)
+        ok = bool(usable) and bool(np.isfinite(x).all())
+        s = _Sample(int(frame), float(t_s), np.nan_to_num(x), ok)
+        out: list[Event] = []
+        for c, d in self._cond.push(s):
+            out += self._detect(c, d)
+        return out
+
+    def finish(self) -> list[Event]:
+        """Flush at the end of the track: events still open are closed."""
+        out: list[Event] = []
+        for c, d in self._cond.finish():
+            out += self._detect(c, d)
+        if self._run is not None:
+            out += self._close(cut=False)
+        return out
+
+    # -- stage 4 and 5 ------------------------------------------------------------------------------
+
+    def _threshold(self, t_s: float, d: np.ndarray) -> np.ndarray | None:
+        o = self.o
+        if self.noise is None:
+            self._learn.append((t_s, d))
+            if (t_s - self._learn[0][0]) * 1000.0 < o.neutral_ms:
+                return None
+            self.noise = Noise.of(np.array([v for _, v in self._learn]))
+            self._learn = []
+        sp = self._spread
+        sp.append((t_s, d))
+        while sp and sp[0][0] < t_s - o.noise_window_ms / 1000.0 - 1e-9:
+            sp.popleft()
+        if t_s - self._robust_t >= 0.5 and len(sp) > 10:  # refreshed twice a second: a median is not free
+            v = np.array([r[1] for r in sp])
+            self._robust = 1.4826 * np.median(np.abs(v - np.median(v, 0)), 0)
+            self._robust_t = t_s
+        return self._current_threshold()
+
+    def _current_threshold(self) -> np.ndarray | None:
+        if self.noise is None:
+            return None
+        o = self.o
+        return np.maximum(self.noise.mean + o.noise_k * np.maximum(self.noise.std, self._robust), o.min_level)
+
+    def _detect(self, c: _Sample, d: np.ndarray) -> list[Event]:
+        self.states.append(c.state)
+        out: list[Event] = []
+        prev, self._prev = self._prev, c
+        if prev is not None and (c.t_s - prev.t_s) * 1000.0 > self.o.bridge_ms + 1e-6:
+            if self._run is not None:  # frames missing for longer than a bridge: a gap like any other
+                out += self._close(cut=True)
+            prev = _Sample(prev.frame, prev.t_s, prev.x, False, EXCLUDED)
+        if c.state == EXCLUDED:
+            if self._run is not None:
+                out += self._close(cut=True)
+            thr = self._current_threshold()
+            if thr is not None and float((d / thr).max()) >= 1.0 and not self._in_suppressed:
+                self.suppressed += 1  # a candidate the untrusted frames hide
+                self._in_suppressed = True
+            return out
+        self._in_suppressed = False
+        thr = self._threshold(c.t_s, d)
+        if thr is None:
+            return out
+        ratio = d / thr
+        score = float(ratio.max())
+        run = self._run
+        if run is not None and (c.t_s - run.last_active.t_s) * 1000.0 > self.o.merge_gap_ms + 1e-6:
+            out += self._close(cut=False)
+            run = None
+        if score >= self.o.release:
+            if run is None:
+                run = self._run = _Run(c, c, after_gap=prev is not None and prev.state == EXCLUDED)
+            run.last_active = c
+            if score > run.peak:
+                run.peak, run.apex, run.apex_ratio = score, c, ratio
+        return out
+
+    def _close(self, *, cut: bool) -> list[Event]:
+        run, self._run = self._run, None
+        if run is None or run.peak < 1.0 or run.apex is None or run.apex_ratio is None:
+            return []
+        on, off, apex = run.start, run.last_active, run.apex
+        duration_ms = (off.t_s - on.t_s) * 1000.0
+        if duration_ms < self.o.min_duration_ms:
+            return []
+        if cut or run.after_gap:  # its true onset or offset fell in a gap: never invent an event there
+            self.suppressed += 1
+            return []
+        ratio = run.apex_ratio
+        involved = np.flatnonzero(ratio >= 1.0)
+        if int(np.argmax(ratio)) == AU45:
+            kind = "blink"
+        else:
+            kind = "micro" if duration_ms <= self.o.micro_max_ms else "macro"
+            involved = involved[involved != AU45]
+        conf = float(np.clip(1.0 - 1.0 / max(run.peak, 1e-6), 0.0, 1.0))
+        return [
+            Event(
+                self.face_id,
+                kind,
+                on.frame,
+                apex.frame,
+                off.frame,
+                on.t_s,
+                apex.t_s,
+                off.t_s,
+                tuple(AU_CODES[i] for i in involved),
+                None,
+                round(conf, 3),
+            )
+        ]
+
+
+def condition(
+    t_s: np.ndarray, au: np.ndarray, usable: np.ndarray, opts: SpotOptions = SpotOptions()
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stages 1-3 over a whole track: (conditioned AU values (T, n_au), state (T,)) in row order."""
+    cond = _Conditioner(opts)
+    got: list[tuple[_Sample, np.ndarray]] = []
+    for i in range(len(t_s)):
+        got += cond.push(_Sample(i, float(t_s[i]), np.nan_to_num(au[i]), bool(usable[i])))
+    got += cond.finish()
+    d = np.zeros((len(t_s), au.shape[1]))
+    state = np.zeros(len(t_s), np.int8)
+    for s, v in got:
+        d[s.frame], state[s.frame] = v, s.state
+    return d, state
 
 
 def spot_face(
@@ -68,79 +383,30 @@ def spot_face(
     usable: np.ndarray,
     neutral_rows: np.ndarray,
     opts: SpotOptions = SpotOptions(),
-) -> tuple[list[Event], int]:
-    """Events of one face.
+) -> SpotTrack:
+    """Events of one face over its whole track (the online algorithm, with the neutral stretch's noise).
 
     Args:
         face_id: the face.
         frame: (T,) frame indices of the face's rows.
-        t_s: (T,) times in seconds.
+        t_s: (T,) times in seconds, increasing.
         au: (T, n_au) AU intensities (NaN where not tracked).
         usable: (T,) bool, False where flags or low confidence make the frame untrustworthy.
         neutral_rows: positions of the neutral stretch (for each AU's noise level).
         opts: settings.
-
-    Returns:
-        (events, number of candidate peaks suppressed by unusable frames).
     """
     n = len(t_s)
     if n < 3:
-        return [], 0
-    dt = float(np.median(np.diff(t_s)))
-    x = np.nan_to_num(np.asarray(au, np.float64))
-    x = _smooth(x, opts.smooth_ms / 1000.0 / dt)
-    x = np.maximum(
-        x - _rolling_percentile(x, int(round(opts.baseline_ms / 1000.0 / dt)), opts.baseline_pct), 0.0
-    )
-    ref = x[neutral_rows] if len(neutral_rows) > 1 else x
-    usable_x = x[usable] if usable.sum() > 2 else x
-    robust = 1.4826 * np.median(np.abs(usable_x - np.median(usable_x, 0)), 0)
-    thr = np.maximum(ref.mean(0) + opts.noise_k * np.maximum(ref.std(0), robust), opts.min_level)
-    ratio = x / thr
-    score = ratio.max(1)
-    suppressed_mask = (score >= 1.0) & ~usable
-    score = np.where(usable, score, 0.0)
-    active = score >= opts.release
-    gap = max(1, int(round(opts.merge_gap_ms / 1000.0 / dt)))
-    runs = _segments(active)
-    merged: list[list[int]] = []
-    for a, b in runs:
-        if merged and a - merged[-1][1] <= gap:
-            merged[-1][1] = b
-        else:
-            merged.append([a, b])
+        return SpotTrack([], 0, np.zeros(n, np.int8))
+    au = np.asarray(au, np.float64)
+    usable = np.asarray(usable, bool) & np.isfinite(au).all(1)
+    d, _ = condition(t_s, au, usable, opts)
+    nr = np.asarray(neutral_rows, int)
+    nr = nr[usable[nr]] if len(nr) else nr
+    noise = Noise.of(d[nr] if len(nr) > 1 else d[usable] if usable.sum() > 1 else d)
+    sp = FaceSpotter(face_id, opts, noise)
     events: list[Event] = []
-    for a, b in merged:
-        seg = score[a:b]
-        if seg.max() < 1.0:
-            continue  # never crossed the threshold: rest noise
-        if (t_s[b - 1] - t_s[a]) * 1000.0 < opts.min_duration_ms:
-            continue
-        apex = a + int(np.argmax(seg))
-        on, off = a, b - 1
-        involved = np.flatnonzero(ratio[apex] >= 1.0)
-        top = int(np.argmax(ratio[apex]))
-        duration_ms = (t_s[off] - t_s[on]) * 1000.0  # as Event.duration_ms reports it
-        if top == AU45:
-            kind = "blink"
-        else:
-            kind = "micro" if duration_ms <= opts.micro_max_ms else "macro"
-            involved = involved[involved != AU45]
-        conf = float(np.clip(1.0 - 1.0 / max(seg.max(), 1e-6), 0.0, 1.0))
-        events.append(
-            Event(
-                face_id,
-                kind,
-                int(frame[on]),
-                int(frame[apex]),
-                int(frame[off]),
-                float(t_s[on]),
-                float(t_s[apex]),
-                float(t_s[off]),
-                tuple(AU_CODES[i] for i in involved),
-                None,
-                round(conf, 3),
-            )
-        )
-    suppressed = sum(1 for a, b in _segments(suppressed_mask))
-    return events, suppressed
+    for i in range(n):
+        events += sp.push(int(frame[i]), float(t_s[i]), au[i], bool(usable[i]))
+    events += sp.finish()
+    return SpotTrack(events, sp.suppressed, np.asarray(sp.states, np.int8))

@@ -1,0 +1,94 @@
+"""Online spotting: the same events as offline, each known within the stated delay of its offset."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from microexpr.temporal.online import OnlineSpotter
+from microexpr.temporal.spotting import (
+    BRIDGED,
+    EXCLUDED,
+    USED,
+    FaceSpotter,
+    Noise,
+    SpotOptions,
+    condition,
+    spot_face,
+)
+
+
+def _series(fps, pulses, n_s=8.0, noise=0.05, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(n_s * fps)) / fps
+    au = np.abs(rng.normal(0, noise, (len(t), 17)))
+    for k, on, off, peak in pulses:
+        inside = (t >= on) & (t <= off)
+        au[inside, k] += peak * np.sin(np.pi * (t[inside] - on) / (off - on))
+    return t, au
+
+
+PULSES = [(8, 2.0, 2.3, 1.5), (2, 3.0, 4.5, 3.0), (16, 5.0, 5.15, 5.0), (4, 6.0, 6.25, 2.0)]
+
+
+@pytest.mark.parametrize("fps", [30, 120, 200])
+def test_frame_by_frame_finds_the_offline_events_within_the_stated_delay(fps):
+    t, au = _series(fps, PULSES)
+    usable = np.ones(len(t), bool)
+    neutral = np.flatnonzero(t < 1.5)
+    offline = spot_face(0, np.arange(len(t)), t, au, usable, neutral).events
+    assert [e.kind for e in offline] == ["micro", "macro", "blink", "micro"]
+
+    d, _ = condition(t, au, usable)
+    sp = FaceSpotter(0, SpotOptions(), Noise.of(d[neutral]))
+    online, emitted_at = [], []
+    for i in range(len(t)):
+        got = sp.push(i, t[i], au[i])
+        online += got
+        emitted_at += [t[i]] * len(got)
+    online += sp.finish()
+    assert online == offline
+    for e, at in zip(online, emitted_at):
+        assert at - e.offset_s <= SpotOptions().delay_ms / 1000.0 + 2.0 / fps + 1e-9
+
+
+def test_a_short_tracking_gap_is_bridged_and_a_long_one_breaks_the_event():
+    fps = 60
+    t, au = _series(fps, [(8, 2.0, 2.4, 2.0)])
+    neutral = np.flatnonzero(t < 1.5)
+    short = ~((t >= 2.15) & (t < 2.23))  # 80 ms lost at the apex (a hand passing, a blur)
+    track = spot_face(0, np.arange(len(t)), t, au, short, neutral)
+    assert [e.au_codes for e in track.events] == [("AU12",)]
+    assert (track.state[short] == USED).all() and (track.state[~short] == BRIDGED).all()
+
+    long = ~((t >= 2.1) & (t < 2.3))  # 200 ms: longer than the 100 ms bridge
+    track = spot_face(0, np.arange(len(t)), t, au, long, neutral)
+    assert track.events == [] and track.suppressed >= 1
+    assert (track.state[long] != EXCLUDED).all() and (track.state[~long] == EXCLUDED).all()
+
+
+def test_no_event_is_invented_across_frames_that_are_missing():
+    fps = 60
+    t, au = _series(fps, [(8, 2.0, 2.4, 2.0)])
+    keep = ~((t >= 2.1) & (t < 2.35))  # the face was not found at all for 250 ms
+    track = spot_face(0, np.arange(len(t))[keep], t[keep], au[keep], np.ones(keep.sum(), bool), np.arange(60))
+    assert track.events == []
+
+
+def test_online_spotting_of_a_rendered_smile(smile_video):
+    from microexpr.pipeline import iter_analyze
+
+    sp = OnlineSpotter()
+    events, frames = [], 0
+    for fr in iter_analyze(smile_video):
+        frames += 1
+        for e in sp.push(fr):
+            events.append((e, fr.t_s))
+    events += [(e, None) for e in sp.flush()]
+    found = [(e, at) for e, at in events if e.kind != "blink"]
+    assert len(found) == 1, found
+    e, at = found[0]
+    assert "AU12" in e.au_codes and abs(e.apex_s - 2.1) < 0.15
+    assert (
+        at is not None and at - e.offset_s <= sp.delay_ms / 1000.0 + 2.0 / 30 + 1e-9
+    )  # emitted as it closed
