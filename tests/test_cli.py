@@ -33,6 +33,16 @@ def test_analyze_writes_the_output_folder(smile_video, tmp_path):
     assert p.returncode == 0, p.stderr
     f = pd.read_parquet(tmp_path / "out" / "smile" / "frames.parquet")
     assert len(f) == 90 and f["AU12_r"].max() > 1.5
+    assert (tmp_path / "out" / "smile" / "report.html").stat().st_size > 100_000
+
+
+def test_no_report_and_blur_faces(smile_video, tmp_path):
+    p = run("analyze", str(smile_video), "-o", str(tmp_path / "a"), "--quiet", "--no-report")
+    assert p.returncode == 0, p.stderr
+    assert not (tmp_path / "a" / "smile" / "report.html").exists()
+    p = run("analyze", str(smile_video), "-o", str(tmp_path / "b"), "--quiet", "--blur-faces")
+    assert p.returncode == 0, p.stderr
+    assert "pixelated (--blur-faces)" in (tmp_path / "b" / "smile" / "report.html").read_text()
 
 
 def test_log_json_reports_start_and_done(smile_video, tmp_path):

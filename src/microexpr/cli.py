@@ -116,6 +116,10 @@ def analyze(
         "video", "--landmark-mode", help="MediaPipe mode for videos: video or image."
     ),
     no_csv: bool = typer.Option(False, "--no-csv", help="Write frames.parquet only."),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
+    blur_faces: bool = typer.Option(
+        False, "--blur-faces", help="Pixelate every face image in report.html (anonymised report)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary."),
     log_json: bool = typer.Option(
         False, "--log-json", help="Log progress and results as JSON lines on stderr."
@@ -145,7 +149,7 @@ def analyze(
         jlog("start", input=str(input), output=str(output))
         with _progress(quiet or log_json, jlog) as cb:
             result = analyze_video(input, opts, progress=cb)
-        folder = result.save(output, csv=not no_csv)
+        folder = result.save(output, csv=not no_csv, report=not no_report, blur_faces=blur_faces)
         if save_profile is not None:
             faces = sorted(result.baselines, key=lambda f: -int((result.columns["face_id"] == f).sum()))
             if not faces:

@@ -325,8 +325,30 @@ class Analysis:
             "warnings": list(self.warnings),
         }
 
-    def save(self, out_dir: Path | str, *, csv: bool = True) -> Path:
-        """Write ``out_dir/<stem>/`` (frames.csv, frames.parquet, events.csv, events.json, meta.json) atomically."""
+    def crop(self, row: int) -> np.ndarray:
+        """The aligned (128, 128) grey face crop of one row (zeros where no face was found)."""
+        if not 0 <= row < self.n_rows:
+            raise IndexError(f"row must be in [0, {self.n_rows}), but got {row}")
+        m = np.memmap(self._workdir / "crops.u8", np.uint8, "r", shape=(self.n_rows, CROP_PX, CROP_PX))
+        return np.array(m[row])
+
+    def report_html(self, *, blur_faces: bool = False) -> str:
+        """The self-contained report page (see :mod:`microexpr.report.html`)."""
+        from microexpr.report.html import ReportOptions, render_report
+
+        return render_report(
+            self.columns,
+            self.events,
+            self.meta(),
+            crop=None if self.images_mode or self.n_rows == 0 else self.crop,
+            options=ReportOptions(blur_faces=blur_faces),
+        )
+
+    def save(
+        self, out_dir: Path | str, *, csv: bool = True, report: bool = True, blur_faces: bool = False
+    ) -> Path:
+        """Write ``out_dir/<stem>/`` (frames.csv, frames.parquet, events.csv, events.json, meta.json and, for
+        videos, report.html) atomically. ``blur_faces`` pixelates every face image in the report."""
         t0 = time.perf_counter()
         stem = Path(self.info.path).stem if Path(self.info.path).suffix else Path(self.info.path).name
         staging, final = prepare_out_dir(Path(out_dir), stem or "output")
@@ -336,6 +358,10 @@ class Analysis:
             self.events.to_csv(staging / "events.csv", index=False)
             write_json(staging / "events.json", self.events.to_dict(orient="records"))
             meta = self.meta()
+            if report and not self.images_mode:
+                from microexpr.report.html import write_report
+
+                write_report(staging / "report.html", self.report_html(blur_faces=blur_faces))
             meta["timings_s"]["write"] = round(time.perf_counter() - t0, 4)
             write_json(staging / "meta.json", meta)
         except BaseException:
