@@ -495,11 +495,15 @@ def analyze_video(
         cols = rows.finish()
         if done == 0:
             raise InputError(f"{path}: no frames could be read")
+        _relative_blur(cols)
+        _motion_hysteresis(cols)
         baselines = _calibrate(cols, references, opts, given, images_mode, warnings)
         neutral = {} if images_mode else _neutral_rows_by_face(cols, baselines, opts.neutral_window_s)
         flow, cols["occlusion"] = _flow_features(cols, neutral, workdir)
         cols["geo"] = np.hstack([cols["geo"], flow])
         cols["flag_occlusion"] = (cols["occlusion"] > OCCLUSION_FLAG).astype(np.int8)
+        if not images_mode:
+            _decouple_pose(cols, neutral, baselines, workdir)
         _fill_aus(cols, baselines, images_mode and given is None)
         cols["spot_state"] = np.full(int(cols["n"]), EXCLUDED, np.int8)
         events, suppressed = (
@@ -526,6 +530,48 @@ def analyze_video(
     }
     params["spotting"] = {"suppressed_by_quality": suppressed, **asdict(SpotOptions())}
     return Analysis(info, cols, baselines, warnings, params, timings, images_mode, workdir, events)
+
+
+BLUR_RELATIVE = 0.35  # a face sharper than this fraction of its own median sharpness is not blurred
+
+
+def _relative_blur(cols: dict[str, np.ndarray]) -> None:
+    """Also flag frames far less sharp than the face usually is: sharpness depends on the camera, the face
+    and the light, so a fixed threshold misses motion blur on a sharp recording."""
+    from microexpr.measure.quality import QUALITY_COLUMNS
+
+    k_sharp, k_flag = QUALITY_COLUMNS.index("sharpness"), QUALITY_COLUMNS.index("flag_blur")
+    for f in np.unique(cols["face_id"]):
+        if f < 0:
+            continue
+        rows = np.flatnonzero((cols["face_id"] == f) & (cols["success"] > 0))
+        if len(rows) < 5:
+            continue
+        sharp = cols["quality"][rows, k_sharp]
+        cols["quality"][rows, k_flag] = np.maximum(
+            cols["quality"][rows, k_flag], sharp < BLUR_RELATIVE * np.median(sharp)
+        )
+
+
+MOTION_RELEASE_DEG_S = 20.0  # a motion flag, once raised, holds until the head slows below this
+
+
+def _motion_hysteresis(cols: dict[str, np.ndarray]) -> None:
+    """Hold each face's motion flag through a turn: the head slows near the turning point of a swing, but
+    the face is still off its neutral pose and the landmarker still catching up."""
+    from microexpr.measure.quality import QUALITY_COLUMNS
+
+    k_speed, k_flag = QUALITY_COLUMNS.index("head_speed_deg_s"), QUALITY_COLUMNS.index("flag_motion")
+    for f in np.unique(cols["face_id"]):
+        if f < 0:
+            continue
+        rows = np.flatnonzero(cols["face_id"] == f)
+        speed, flag = cols["quality"][rows, k_speed], cols["quality"][rows, k_flag]
+        held = False
+        for i in range(len(rows)):
+            held = bool(flag[i] > 0) or (held and bool(speed[i] > MOTION_RELEASE_DEG_S))
+            flag[i] = float(held)
+        cols["quality"][rows, k_flag] = flag
 
 
 def _calibrate(
@@ -673,6 +719,32 @@ def _spot(cols: dict[str, np.ndarray], neutral: dict[int, np.ndarray]) -> tuple[
         columns=list(EVENT_COLUMNS),
     )
     return table, suppressed
+
+
+def _decouple_pose(
+    cols: dict[str, np.ndarray], neutral: dict[int, np.ndarray], baselines: dict[int, Baseline], workdir: Path
+) -> None:
+    """Remove the head-pose-following part of each face's geometry, flow and blendshape features.
+
+    The pose used is the rotation of the rigid fit of the stable points (forehead, nose bridge, inner eye
+    corners, face outline) to the face's reference, not the landmarker's transform, which expressions move.
+    """
+    from microexpr.measure.decouple import remove_pose_coupling, stable_rotation
+
+    n = int(cols["n"])
+    if n == 0:
+        return
+    lms = np.memmap(workdir / "landmarks.f32", np.float32, "r", shape=(n, N_LANDMARKS, 3))
+    for f, local in neutral.items():
+        if f not in baselines:
+            continue
+        rows = np.flatnonzero(cols["face_id"] == f)
+        q = cols["quality"][rows]
+        fit = (cols["success"][rows] > 0) & (q[:, 5:8].sum(1) == 0)
+        pose = stable_rotation(np.asarray(lms[rows]), baselines[f].reference, cols["success"][rows] > 0)
+        t = cols["t_s"][rows]
+        cols["geo"][rows] = remove_pose_coupling(cols["geo"][rows], pose, t, fit, local)
+        cols["bs"][rows] = remove_pose_coupling(cols["bs"][rows], pose, t, fit, local)
 
 
 def _fill_aus(cols: dict[str, np.ndarray], baselines: dict[int, Baseline], blendshapes_only: bool) -> None:

@@ -54,7 +54,7 @@ def test_columns_dtypes_and_rows_follow_the_contract(smile, tmp_path):
     folder = smile.save(tmp_path)
     assert folder == tmp_path / "smile"
     names = sorted(p.name for p in folder.iterdir())
-    assert names == ["events.csv", "events.json", "frames.csv", "frames.parquet", "meta.json"]
+    assert names == ["events.csv", "events.json", "frames.csv", "frames.parquet", "meta.json", "report.html"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left
     back = pd.read_parquet(folder / "frames.parquet")
     pd.testing.assert_frame_equal(back, f)

@@ -181,8 +181,12 @@ def synth_video(
     n_macro: int = 2,
     n_blinks: int = 3,
     seed: int = 0,
+    nuisance_plan: list[Nuisance] | None = None,
 ) -> tuple[Path, Path]:
     """Render a spotting clip and its truth.
+
+    ``nuisance_plan`` gives the nuisances' exact times instead of drawing them from ``nuisances`` and the seed
+    (tests place a flash, a blur or a hand exactly where they want it).
 
     Writes ``path`` (the video), ``<stem>.truth.csv`` (one row per event: kind, onset/apex/offset frame and
     seconds, AUs) and ``<stem>.nuisances.json`` beside it.
@@ -199,7 +203,11 @@ def synth_video(
     if not 15 <= fps <= 240:
         raise OptionError(f"--fps must be between 15 and 240, but got {fps:g}")
     events = plan_events(seconds=seconds, seed=seed, n_micro=n_micro, n_macro=n_macro, n_blinks=n_blinks)
-    nus = plan_nuisances(set(nuisances), seconds=seconds, seed=seed)
+    nus = (
+        list(nuisance_plan)
+        if nuisance_plan is not None
+        else plan_nuisances(set(nuisances), seconds=seconds, seed=seed)
+    )
     n = int(round(seconds * fps))
     curves: dict[str, np.ndarray] = {}
     for e in events:
@@ -210,7 +218,9 @@ def synth_video(
     head = next((x for x in nus if x.kind == "head"), None)
     motion = {}
     if head is not None:
-        on = t >= head.start_s
+        # eased in over half a second: a real head does not jump, and a jump would be an event of its own
+        on = np.clip((t - head.start_s) / 0.5, 0.0, 1.0)
+        on = on * on * (3.0 - 2.0 * on)
         motion = {
             "yaw_deg": on * head.strength * np.sin(2 * np.pi * 0.23 * t),
             "pitch_deg": on * 0.6 * head.strength * np.sin(2 * np.pi * 0.17 * t + 1.0),

@@ -2,7 +2,7 @@
 
 It runs the same algorithm as offline spotting (:mod:`microexpr.temporal.spotting`), one face at a time; an
 event is known at most ``delay_ms`` after its offset (merge gap 60 ms + smoothing look-ahead 30 ms, plus up to
-two frames; plus 100 ms when a tracking gap follows it).
+two frames; plus 250 ms when a tracking gap follows it).
 """
 
 from __future__ import annotations

@@ -8,9 +8,10 @@ Every window is set in milliseconds, and thresholds relative to the subject's ow
 stretch, so the same settings work at 30 and at 200 fps. Per frame:
 
 1. **gaps**: frames that quality flags mark (fast head motion, a light jump, blur, occlusion), with low
-   tracking confidence or no face are not trusted. A gap of at most ``bridge_ms`` is bridged by linear
-   interpolation between the frames around it; a longer gap breaks the track: no event may span it, and a
-   candidate cut by it is dropped (counted as suppressed).
+   tracking confidence or no face are not trusted, nor are the ``settle_ms`` after them (MediaPipe's video
+   mode carries a disturbance over for about that long). An untrusted stretch of at most ``bridge_ms`` is
+   bridged by linear interpolation between the frames around it (settling frames included); a longer one
+   breaks the track: no event may span it, and a candidate cut by it is dropped (counted as suppressed).
 2. **smoothing**: a Gaussian (sigma ``smooth_ms``) over the frames within 2 sigma on either side; it adds
    a lag of 2 sigma (30 ms) and keeps onsets sharp (no one-sided filter drags them late).
 3. **rest level**: the 10th percentile of each AU over the trailing ``baseline_ms`` is subtracted, so slow
@@ -23,7 +24,7 @@ stretch, so the same settings work at 30 and at 200 fps. Per frame:
    ``micro`` up to ``micro_max_ms``, else ``macro``; ``blink`` when AU45 dominates at the apex.
 
 Online, an event is known ``delay_ms`` after its offset at most (merge gap + smoothing lag, plus up to two frames; plus
-``bridge_ms`` when a tracking gap follows the event).
+``bridge_ms`` + ``settle_ms`` when a tracking gap follows the event).
 """
 
 from __future__ import annotations
@@ -56,9 +57,8 @@ class SpotOptions:
     min_level: float = 1.0  # ... and never below FACS trace level
     release: float = 0.5  # an event spans the frames above release x threshold around a peak (hysteresis)
     merge_gap_ms: float = 60.0  # dips shorter than this inside one movement are bridged
-    bridge_ms: float = (
-        100.0  # untrusted stretches up to this long are interpolated; longer ones break the track
-    )
+    bridge_ms: float = 100.0  # untrusted stretches up to this long are interpolated; longer ones break
+    settle_ms: float = 150.0  # frames this soon after an untrusted one are not trusted (filter recovery)
     min_duration_ms: float = 40.0  # shorter blips are noise
     micro_max_ms: float = 500.0  # micro-expressions last at most this long (the research convention)
     min_confidence: float = 0.5  # tracking confidence below this makes a frame unusable
@@ -116,6 +116,8 @@ class _Conditioner:
         self.o = opts
         self.held: list[_Sample] = []  # untrusted frames waiting to be bridged
         self.last_usable: _Sample | None = None
+        self.gap_start = self.gap_last = 0.0  # first and last untrusted frame of the current gap
+        self.broken = False  # the current gap is too long to bridge
         self.window: deque[_Sample] = deque()  # samples awaiting smoothing (+ the 2-sigma past they need)
         self.pending = 0  # index in window of the next sample to smooth
         self.rest: deque[tuple[float, np.ndarray]] = deque()  # (t_s, smoothed) over the baseline window
@@ -129,39 +131,47 @@ class _Conditioner:
 
     def finish(self) -> list[tuple[_Sample, np.ndarray]]:
         out: list[tuple[_Sample, np.ndarray]] = []
-        for h in self.held:  # a gap at the end is never bridged
-            h.state = EXCLUDED
+        for h in self._release(excluded=True):  # a gap at the end is never bridged
             out += self._smooth(h)
-        self.held = []
         while self.pending < len(self.window):
             out.append(self._emit_next())
         return out
 
     def _bridge(self, s: _Sample) -> list[_Sample]:
+        """Hold untrusted frames (and the ``settle_ms`` after them, while the landmarker's filter recovers)
+        until the gap closes; then interpolate them if the untrusted stretch lasted at most ``bridge_ms``."""
         o = self.o
-        if s.usable:
-            ready = []
-            if self.held:
-                a = self.last_usable
-                if a is not None and (s.t_s - a.t_s) * 1000.0 <= o.bridge_ms + 1e-6:
-                    for h in self.held:
-                        w = (h.t_s - a.t_s) / max(s.t_s - a.t_s, 1e-9)
-                        h.x = (1.0 - w) * a.x + w * s.x
-                        h.usable, h.state = True, BRIDGED
-                else:
-                    for h in self.held:
-                        h.state = EXCLUDED
-                ready, self.held = self.held, []
+        if not s.usable:
+            if not self.held:
+                self.gap_start = s.t_s
+            self.gap_last = s.t_s
+            self.held.append(s)
+            if self.broken or (s.t_s - self.gap_start) * 1000.0 > o.bridge_ms + 1e-6:
+                self.broken = True  # too long to bridge: let go of what was held, as excluded
+                return self._release(excluded=True)
+            return []
+        if self.held or self.broken:
+            if (s.t_s - self.gap_last) * 1000.0 < o.settle_ms - 1e-6:
+                self.held.append(s)  # still settling after the gap
+                return self._release(excluded=True) if self.broken else []
+            out = self._release(excluded=self.broken or self.last_usable is None, until=s)
+            self.broken = False
             self.last_usable = s
-            return ready + [s]
-        self.held.append(s)
+            return out + [s]
+        self.last_usable = s
+        return [s]
+
+    def _release(self, *, excluded: bool, until: _Sample | None = None) -> list[_Sample]:
+        held, self.held = self.held, []
         a = self.last_usable
-        if a is None or (s.t_s - a.t_s) * 1000.0 > o.bridge_ms + 1e-6:
-            for h in self.held:
-                h.state = EXCLUDED
-            ready, self.held = self.held, []
-            return ready
-        return []
+        for h in held:
+            if excluded or a is None or until is None:
+                h.usable, h.state = False, EXCLUDED
+            else:
+                w = (h.t_s - a.t_s) / max(until.t_s - a.t_s, 1e-9)
+                h.x = (1.0 - w) * a.x + w * until.x
+                h.usable, h.state = True, BRIDGED
+        return held
 
     def _smooth(self, s: _Sample) -> list[tuple[_Sample, np.ndarray]]:
         self.window.append(s)

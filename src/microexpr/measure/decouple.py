@@ -1,0 +1,107 @@
+"""Pose decoupling: remove from a face's features the part that follows its head pose.
+
+Rigid alignment removes head motion from the landmarks only up to the landmarker's own errors: turning the
+head by a few degrees still moves the estimated lids, lip corners and crop flow (out-of-plane rotation is
+not a similarity). Over a whole track, expressions come and go independently of small pose changes, so a
+robust regression of each feature on the pose offset from the neutral pose (linear and quadratic terms)
+finds that leak, and subtracting it leaves the expression.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MIN_POSE_SPREAD_DEG = 2.0  # below this (5-95 percentile range) the head holds still: nothing to learn
+HUBER_K = 1.345  # robust weights: frames far off the fit (expressions) count less
+
+
+def stable_rotation(landmarks: np.ndarray, reference: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(T, 3) rotation angles (radians, about x, y, z) of the rigid fit of each frame's stable points to the
+    reference; NaN where not valid. Expressions barely move these points, unlike the landmarker's pose.
+
+    Args:
+        landmarks: (T, 478, 3) pixels.
+        reference: (478, 3) the face's reference shape.
+        valid: (T,) bool, frames with a face.
+    """
+    from microexpr.measure.align import STABLE, similarity_fit
+
+    out = np.full((len(landmarks), 3), np.nan)
+    dst = np.asarray(reference, np.float64)[list(STABLE)]
+    for i in np.flatnonzero(valid):
+        _, r, _ = similarity_fit(np.asarray(landmarks[i], np.float64)[list(STABLE)], dst)
+        out[i] = (
+            np.arctan2(r[2, 1], r[2, 2]),
+            np.arcsin(np.clip(-r[2, 0], -1.0, 1.0)),
+            np.arctan2(r[1, 0], r[0, 0]),
+        )
+    return out
+
+
+def pose_terms(pose_rad: np.ndarray, neutral_pose_rad: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+    """(T, 9) regressors: pitch, yaw, roll offsets from the neutral pose (in 10 degree units), pitch^2,
+    yaw^2, pitch x yaw, and the three rotation rates (100 deg/s units: the landmarker lags a moving head)."""
+    d = (np.asarray(pose_rad, np.float64) - neutral_pose_rad) * (180.0 / np.pi) / 10.0
+    rate = np.gradient(d * 10.0, np.asarray(t_s, np.float64), axis=0) / 100.0 if len(d) > 1 else 0.0 * d
+    return np.column_stack(
+        [
+            d[:, 0],
+            d[:, 1],
+            d[:, 2],
+            d[:, 0] ** 2,
+            d[:, 1] ** 2,
+            d[:, 0] * d[:, 1],
+            rate[:, 0],
+            rate[:, 1],
+            rate[:, 2],
+        ]
+    )
+
+
+def remove_pose_coupling(
+    features: np.ndarray,
+    pose_rad: np.ndarray,
+    t_s: np.ndarray,
+    fit_rows: np.ndarray,
+    neutral_rows: np.ndarray,
+    *,
+    iterations: int = 4,
+) -> np.ndarray:
+    """Features with their pose-following part removed.
+
+    Args:
+        features: (T, F) per-frame features of one face.
+        pose_rad: (T, 3) head rotation Rx, Ry, Rz in radians.
+        t_s: (T,) times in seconds (for the rotation rates).
+        fit_rows: (T,) bool, frames trusted for the fit (tracked, not flagged).
+        neutral_rows: positions of the neutral stretch (its median pose is the zero of the regressors).
+        iterations: reweighting rounds of the robust (Huber) fit.
+
+    Returns:
+        (T, F) corrected features (the input where the pose barely changed).
+    """
+    x = np.asarray(features, np.float64)
+    pose = np.asarray(pose_rad, np.float64)
+    ok = np.asarray(fit_rows, bool) & np.isfinite(pose).all(1) & np.isfinite(x).all(1)
+    if ok.sum() < 30 or len(neutral_rows) == 0:
+        return x
+    zero = np.median(pose[neutral_rows], axis=0)
+    spread = np.percentile(pose[ok], 95, axis=0) - np.percentile(pose[ok], 5, axis=0)
+    if np.max(np.abs(spread)) * 180.0 / np.pi < MIN_POSE_SPREAD_DEG:
+        return x
+    a = pose_terms(np.where(np.isfinite(pose), pose, zero), zero, t_s)
+    a_fit, y = a[ok], x[ok] - np.median(x[neutral_rows], axis=0)
+    w = np.ones((len(y), y.shape[1]))
+    coef = np.zeros((a.shape[1], y.shape[1]))
+    for _ in range(iterations):
+        for j in range(y.shape[1]):  # one weighted least squares per feature
+            sw = np.sqrt(w[:, j])
+            coef[:, j] = np.linalg.lstsq(a_fit * sw[:, None], y[:, j] * sw, rcond=None)[0]
+        r = y - a_fit @ coef
+        scale = 1.4826 * np.median(np.abs(r), axis=0) + 1e-9
+        u = np.abs(r) / (HUBER_K * scale)
+        w = np.where(u <= 1.0, 1.0, 1.0 / np.maximum(u, 1e-9))
+    out = x.copy()
+    valid = np.isfinite(pose).all(1)
+    out[valid] -= a[valid] @ coef
+    return out
