@@ -115,6 +115,9 @@ def analyze(
     landmark_mode: str = typer.Option(
         "video", "--landmark-mode", help="MediaPipe mode for videos: video or image."
     ),
+    micro_max_ms: float = typer.Option(
+        500.0, "--micro-max-ms", help="Longest micro-expression in ms (longer events are macro)."
+    ),
     no_csv: bool = typer.Option(False, "--no-csv", help="Write frames.parquet only."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
     blur_faces: bool = typer.Option(
@@ -144,6 +147,7 @@ def analyze(
             profile=profile,
             workers=workers,
             landmark_mode=landmark_mode,  # type: ignore[arg-type]
+            micro_max_ms=micro_max_ms,
         )
         logging.getLogger("microexpr").setLevel(logging.ERROR)  # warnings are printed below, once
         jlog("start", input=str(input), output=str(output))

@@ -71,6 +71,7 @@ class AnalyzeOptions:
     workers: int = 0  # landmarker processes; 0 = one per core (up to 8; 1 on short inputs), 1 = in-process
     landmark_mode: Literal["video", "image"] = "video"  # MediaPipe running mode for videos
     model_path: Path | None = None  # a face model other than the installed one (hash not enforced)
+    micro_max_ms: float = 500.0  # events lasting at most this long are micro-expressions, longer ones macro
     emotions: bool = True  # label events with an emotion estimate (off where the use guard forbids it)
     recognizer: Path | None = None  # an ONNX recogniser for spotted events instead of the AU prototypes
 
@@ -83,6 +84,8 @@ class AnalyzeOptions:
             raise OptionError(f"--fps must be a positive frame rate, but got {self.fps}")
         if sum(x is not None for x in (self.neutral, self.neutral_image, self.profile)) > 1:
             raise OptionError("give only one of --neutral, --neutral-image and --profile")
+        if not (40.0 <= self.micro_max_ms <= 10000.0):
+            raise OptionError(f"--micro-max-ms must be between 40 and 10000, but got {self.micro_max_ms:g}")
         if self.landmark_mode not in ("video", "image"):
             raise OptionError(f"landmark mode must be 'video' or 'image', but got {self.landmark_mode!r}")
 
@@ -507,7 +510,9 @@ def analyze_video(
         _fill_aus(cols, baselines, images_mode and given is None)
         cols["spot_state"] = np.full(int(cols["n"]), EXCLUDED, np.int8)
         events, suppressed = (
-            (pd.DataFrame(columns=list(EVENT_COLUMNS)), 0) if images_mode else _spot(cols, neutral)
+            (pd.DataFrame(columns=list(EVENT_COLUMNS)), 0)
+            if images_mode
+            else _spot(cols, neutral, SpotOptions(micro_max_ms=opts.micro_max_ms))
         )
         if not (cols["success"] > 0).any():
             warnings.append(f"{Path(path).name}: no face found in any frame (rows have success=0)")
@@ -528,7 +533,10 @@ def analyze_video(
         "total": t_end - t_start,
         "frames_per_s": done / max(t_end - t_start, 1e-9),
     }
-    params["spotting"] = {"suppressed_by_quality": suppressed, **asdict(SpotOptions())}
+    params["spotting"] = {
+        "suppressed_by_quality": suppressed,
+        **asdict(SpotOptions(micro_max_ms=opts.micro_max_ms)),
+    }
     return Analysis(info, cols, baselines, warnings, params, timings, images_mode, workdir, events)
 
 
@@ -671,11 +679,13 @@ def _neutral_rows_by_face(
     return out
 
 
-def _spot(cols: dict[str, np.ndarray], neutral: dict[int, np.ndarray]) -> tuple[pd.DataFrame, int]:
+def _spot(
+    cols: dict[str, np.ndarray], neutral: dict[int, np.ndarray], so: SpotOptions | None = None
+) -> tuple[pd.DataFrame, int]:
     """Events of every face as the events table, and how many candidates quality flags suppressed."""
-    from microexpr.temporal.spotting import SpotOptions, spot_face
+    from microexpr.temporal.spotting import spot_face
 
-    so = SpotOptions()
+    so = so if so is not None else SpotOptions()
     events, suppressed = [], 0
     for f, local in neutral.items():
         rows = np.flatnonzero(cols["face_id"] == f)

@@ -50,3 +50,11 @@ def test_frames_marked_unusable_cannot_carry_an_event():
     track = spot_face(0, np.arange(len(t)), t, au, usable, np.flatnonzero(t < 1.5), SpotOptions())
     assert track.events == [] and track.suppressed == 1
     assert (track.state[(t > 1.9) & (t < 2.4)] == EXCLUDED).all() and (track.state[t < 1.8] == USED).all()
+
+
+def test_the_micro_macro_boundary_is_configurable(smile_video):
+    from microexpr import analyze_video
+
+    ev = analyze_video(smile_video, micro_max_ms=2000).events  # the 1 s smile counts as micro now
+    ev = ev[ev["kind"] != "blink"]
+    assert list(ev["kind"]) == ["micro"] and "AU12" in ev.iloc[0]["aus"]
