@@ -39,6 +39,8 @@ from microexpr.types import Event
 
 AU45 = AU_CODES.index("AU45")
 
+REST_EVERY_S = 0.05  # the rest level (a slow drift) is recomputed every 50 ms, not every frame
+
 # per-frame spotting state, as the frames table's `spot_state` column reports it
 USED, BRIDGED, EXCLUDED = 0, 1, 2
 
@@ -121,7 +123,8 @@ class _Conditioner:
         self.window: deque[_Sample] = deque()  # samples awaiting smoothing (+ the 2-sigma past they need)
         self.pending = 0  # index in window of the next sample to smooth
         self.rest: deque[tuple[float, np.ndarray]] = deque()  # (t_s, smoothed) over the baseline window
-        self.level: np.ndarray | None = None  # the latest rest level
+        self.level: np.ndarray | None = None  # the latest rest level ...
+        self.level_t = -np.inf  # ... computed at this time
 
     def push(self, s: _Sample) -> list[tuple[_Sample, np.ndarray]]:
         out: list[tuple[_Sample, np.ndarray]] = []
@@ -204,7 +207,9 @@ class _Conditioner:
         rest.append((c.t_s, xs))
         while rest and rest[0][0] < c.t_s - self.o.baseline_ms / 1000.0 - 1e-9:
             rest.popleft()
-        self.level = np.percentile(np.array([r[1] for r in rest]), self.o.baseline_pct, axis=0)
+        if self.level is None or c.t_s - self.level_t >= REST_EVERY_S:  # a percentile is not free
+            self.level = np.percentile(np.array([r[1] for r in rest]), self.o.baseline_pct, axis=0)
+            self.level_t = c.t_s
         return c, np.maximum(xs - self.level, 0.0)
 
 
