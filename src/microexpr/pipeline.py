@@ -820,6 +820,98 @@ class FrameResult:
     faces: tuple[FaceResult, ...]
 
 
+class FrameAnalyzer:
+    """Per-frame analysis after the landmarker: face ids, measures, calibration during a warm-up, region
+    flow and AUs, one frame at a time (what :func:`iter_analyze` and live mode run).
+
+    Args:
+        given: a known neutral for every face, or None to calibrate each face on its first ``warmup_s``.
+        warmup_s: seconds of each face's track used to calibrate when no neutral is given.
+    """
+
+    def __init__(self, given: Baseline | None = None, warmup_s: float = 1.0) -> None:
+        self.given = given
+        self.warmup_s = warmup_s
+        self.tracker = FaceTracker()
+        self.measurer = FaceMeasurer(
+            lambda fid, f: (
+                given.reference if given is not None else frontal_reference(f.landmarks_px, f.transform)
+            )
+        )
+        self.warm: dict[int, list[tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
+        self.fixed: dict[int, Baseline] = {}
+        self.meters: dict[int, FlowMeter] = {}
+
+    def process(self, index: int, t_s: float, raw_faces: list) -> FrameResult:  # noqa: C901
+        """One observed frame (``raw_faces`` as the landmarker stage gives them) -> its result."""
+        given, warmup_s = self.given, self.warmup_s
+        tracker, measurer, warm, fixed, meters = (
+            self.tracker,
+            self.measurer,
+            self.warm,
+            self.fixed,
+            self.meters,
+        )
+        zeros_flow = np.zeros(len(FLOW_FEATURE_NAMES))
+        faces = tracker.update(t_s, [FaceObservation(-1, rf[0], rf[1], rf[2]) for rf in raw_faces])
+        extras = [(rf[3], rf[4], rf[5]) for rf in raw_faces]
+        results = []
+        for f, (crop_stats, crop, cm) in sorted(zip(faces, extras), key=lambda fc: fc[0].face_id):
+            m = measurer.measure(f, t_s, crop_stats)
+            fid = f.face_id
+            if fid not in meters:  # until calibrated, motion is measured against the face's first crop
+                meters[fid] = FlowMeter(crop, to_crop(f.landmarks_px, cm))
+            b = fixed.get(fid)
+            if b is None:
+                hist = warm.setdefault(fid, [])
+                hist.append((t_s, m.geo, f.blendshapes.astype(np.float64), crop, to_crop(f.landmarks_px, cm)))
+                ts = np.array([h[0] for h in hist])
+                geo = np.array([h[1] for h in hist])
+                bs = np.array([h[2] for h in hist])
+                ref = measurer.references()[fid]
+                if ts[-1] - ts[0] >= warmup_s:
+                    b = auto_baseline(ref, ts, geo, bs, np.ones(len(ts), bool), window_s=min(1.0, warmup_s))
+                    if given is not None:
+                        b = given
+                    fixed[fid] = b
+                    sel = b.rows if b.rows is not None else np.arange(len(hist))
+                    meters[fid] = FlowMeter(
+                        np.median([hist[i][3] for i in sel], axis=0).astype(np.uint8),
+                        np.median([hist[i][4] for i in sel], axis=0),
+                    )
+                    del warm[fid]
+                elif given is not None:
+                    b = given
+                else:
+                    b = Baseline(ref, np.median(geo, 0), np.median(bs, 0), np.zeros(geo.shape[1]), "warm-up")
+            flow = meters[fid].features(crop)
+            au = au_intensity(
+                np.concatenate([m.geo, flow]),
+                f.blendshapes,
+                geo_neutral=np.concatenate([b.geo_neutral, zeros_flow]),
+                bs_neutral=b.bs_neutral,
+            )
+            present = au_presence(au)
+            occ = meters[fid].occlusion(crop)
+            quality = dict(zip(QUALITY_COLUMNS, m.quality.tolist()))
+            quality.update(occlusion=occ, flag_occlusion=float(occ > OCCLUSION_FLAG))
+            results.append(
+                FaceResult(
+                    fid,
+                    m.confidence,
+                    m.pose,
+                    m.gaze,
+                    {c: float(v) for c, v in zip(AU_CODES, au)},
+                    {c: bool(v) for c, v in zip(AU_CODES, present)},
+                    f.blendshapes,
+                    quality,
+                    f.landmarks_px,
+                    fid in fixed or given is not None,
+                )
+            )
+        return FrameResult(index, t_s, tuple(results))
+
+
 def iter_analyze(
     path: Path | str,
     options: AnalyzeOptions | None = None,
@@ -843,81 +935,10 @@ def iter_analyze(
     opts = options if options is not None else AnalyzeOptions(**kwargs)  # type: ignore[arg-type]
     given = baseline if baseline is not None else _given_baseline(opts)
     src_kwargs = {"fps": opts.fps, "images": opts.images, "start_s": opts.start_s, "end_s": opts.end_s}
-    tracker = FaceTracker()
-    measurer = FaceMeasurer(
-        lambda fid, f: (
-            given.reference if given is not None else frontal_reference(f.landmarks_px, f.transform)
-        )
-    )
-    warm: dict[int, list[tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
-    fixed: dict[int, Baseline] = {}
-    meters: dict[int, FlowMeter] = {}
-    zeros_flow = np.zeros(len(FLOW_FEATURE_NAMES))
+    analyzer = FrameAnalyzer(given, warmup_s)
     with open_source(Path(path), **src_kwargs) as src:
         mode = "image" if src.kind == "images" else opts.landmark_mode
         for index, t_s, _name, raw_faces, _err in observe_in_process(
             src, model_path=opts.model_path, max_faces=opts.max_faces, mode=mode
         ):
-            faces = tracker.update(t_s, [FaceObservation(-1, rf[0], rf[1], rf[2]) for rf in raw_faces])
-            extras = [(rf[3], rf[4], rf[5]) for rf in raw_faces]
-            results = []
-            for f, (crop_stats, crop, cm) in sorted(zip(faces, extras), key=lambda fc: fc[0].face_id):
-                m = measurer.measure(f, t_s, crop_stats)
-                fid = f.face_id
-                if fid not in meters:  # until calibrated, motion is measured against the face's first crop
-                    meters[fid] = FlowMeter(crop, to_crop(f.landmarks_px, cm))
-                b = fixed.get(fid)
-                if b is None:
-                    hist = warm.setdefault(fid, [])
-                    hist.append(
-                        (t_s, m.geo, f.blendshapes.astype(np.float64), crop, to_crop(f.landmarks_px, cm))
-                    )
-                    ts = np.array([h[0] for h in hist])
-                    geo = np.array([h[1] for h in hist])
-                    bs = np.array([h[2] for h in hist])
-                    ref = measurer.references()[fid]
-                    if ts[-1] - ts[0] >= warmup_s:
-                        b = auto_baseline(
-                            ref, ts, geo, bs, np.ones(len(ts), bool), window_s=min(1.0, warmup_s)
-                        )
-                        if given is not None:
-                            b = given
-                        fixed[fid] = b
-                        sel = b.rows if b.rows is not None else np.arange(len(hist))
-                        meters[fid] = FlowMeter(
-                            np.median([hist[i][3] for i in sel], axis=0).astype(np.uint8),
-                            np.median([hist[i][4] for i in sel], axis=0),
-                        )
-                        del warm[fid]
-                    elif given is not None:
-                        b = given
-                    else:
-                        b = Baseline(
-                            ref, np.median(geo, 0), np.median(bs, 0), np.zeros(geo.shape[1]), "warm-up"
-                        )
-                flow = meters[fid].features(crop)
-                au = au_intensity(
-                    np.concatenate([m.geo, flow]),
-                    f.blendshapes,
-                    geo_neutral=np.concatenate([b.geo_neutral, zeros_flow]),
-                    bs_neutral=b.bs_neutral,
-                )
-                present = au_presence(au)
-                occ = meters[fid].occlusion(crop)
-                quality = dict(zip(QUALITY_COLUMNS, m.quality.tolist()))
-                quality.update(occlusion=occ, flag_occlusion=float(occ > OCCLUSION_FLAG))
-                results.append(
-                    FaceResult(
-                        fid,
-                        m.confidence,
-                        m.pose,
-                        m.gaze,
-                        {c: float(v) for c, v in zip(AU_CODES, au)},
-                        {c: bool(v) for c, v in zip(AU_CODES, present)},
-                        f.blendshapes,
-                        quality,
-                        f.landmarks_px,
-                        fid in fixed or given is not None,
-                    )
-                )
-            yield FrameResult(index, t_s, tuple(results))
+            yield analyzer.process(index, t_s, raw_faces)
