@@ -429,5 +429,10 @@ def models_info() -> None:
     _run(body)
 
 
+from microexpr.live.cli import live_cmd  # noqa: E402  (the body lives with live mode)
+
+app.command("live")(live_cmd)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -1,0 +1,126 @@
+"""Live sources: a camera (V4L2 through PyAV), a network stream (RTSP/HTTP), or a file played at its real speed.
+
+Each yields :class:`LiveFrame` with the moment it was captured (``time.monotonic()``), which is where every
+latency figure starts.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from microexpr.errors import InputError
+
+
+@dataclass(frozen=True)
+class LiveFrame:
+    """One captured frame: its index, presentation time (s), capture moment (monotonic s) and RGB image."""
+
+    index: int
+    t_s: float
+    captured: float
+    image: np.ndarray
+
+
+@dataclass(frozen=True)
+class LiveSource:
+    """An opened live source: its frames, whether it is live (frames it cannot take in time are dropped) and
+    a description for logs."""
+
+    frames: Iterator[LiveFrame]
+    live: bool
+    name: str
+
+
+def _camera_device(source: str) -> str | None:
+    if re.fullmatch(r"\d{1,3}", source):
+        return f"/dev/video{int(source)}"
+    if re.fullmatch(r"/dev/video\d{1,3}", source):
+        return source
+    return None
+
+
+def open_live(
+    source: str,
+    *,
+    realtime: bool = False,
+    fps: float | None = None,
+    size: tuple[int, int] | None = None,
+) -> LiveSource:
+    """Open a camera (``0`` or ``/dev/video0``), a stream URL (``rtsp://...``, ``http://...``) or a file.
+
+    Args:
+        source: what to read.
+        realtime: for a file, release each frame at its own time (as a camera would), so that the pipeline
+            must keep up; without it a file is read as fast as the pipeline takes it (nothing dropped).
+        fps: camera frame rate to ask for.
+        size: camera (width, height) to ask for.
+
+    Raises:
+        InputError: the source cannot be opened (one line, naming it).
+    """
+    dev = _camera_device(source)
+    if dev is not None:
+        return LiveSource(_pyav_frames(dev, "v4l2", _camera_options(fps, size)), True, dev)
+    if "://" in source:
+        opts = {"rtsp_transport": "tcp"} if source.lower().startswith("rtsp") else {}
+        return LiveSource(_pyav_frames(source, None, opts), True, source)
+    path = Path(source)
+    if not path.exists():
+        raise InputError(f"{source} not found (give a video file, a camera index such as 0, or a stream URL)")
+    return LiveSource(_file_frames(path, realtime), realtime, str(path))
+
+
+def _camera_options(fps: float | None, size: tuple[int, int] | None) -> dict[str, str]:
+    opts: dict[str, str] = {}
+    if fps:
+        opts["framerate"] = f"{fps:g}"
+    if size:
+        opts["video_size"] = f"{size[0]}x{size[1]}"
+    return opts
+
+
+def _pyav_frames(url: str, fmt: str | None, options: dict[str, str]) -> Iterator[LiveFrame]:
+    import av
+
+    try:
+        container = av.open(url, format=fmt, options=options, timeout=10.0)
+    except (av.error.FFmpegError, OSError) as e:
+        raise InputError(f"{url}: cannot be opened ({e})") from None
+
+    def gen() -> Iterator[LiveFrame]:
+        with container:
+            stream = container.streams.video[0]
+            t0 = None
+            for i, frame in enumerate(container.decode(stream)):
+                now = time.monotonic()
+                t = float(frame.time) if frame.time is not None else now
+                t0 = t if t0 is None else t0
+                yield LiveFrame(i, t - t0, now, frame.to_ndarray(format="rgb24"))
+
+    return gen()
+
+
+def _file_frames(path: Path, realtime: bool) -> Iterator[LiveFrame]:
+    from microexpr.io import open_source
+
+    src = open_source(path)  # opened now, so that a bad file fails here, in one line
+
+    def gen() -> Iterator[LiveFrame]:
+        with src:
+            start = None
+            for fr in src:
+                if realtime:
+                    if start is None:
+                        start = time.monotonic() - fr.t_s
+                    wait = start + fr.t_s - time.monotonic()
+                    if wait > 0:
+                        time.sleep(wait)
+                yield LiveFrame(fr.index, fr.t_s, time.monotonic(), fr.image)
+
+    return gen()

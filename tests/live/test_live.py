@@ -1,0 +1,90 @@
+"""Live mode: a file played at its real speed through the threaded pipeline, drops counted, stats written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from microexpr.live import LiveFrame, LiveSource, open_live, run_live
+
+
+def test_a_file_played_in_real_time_gives_stats_and_the_event(smile_video, tmp_path):
+    stats = tmp_path / "s.json"
+    p = subprocess.run(
+        [sys.executable, "-m", "microexpr", "live", str(smile_video), "--realtime", "--stats", str(stats)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert p.returncode == 0, p.stderr
+    d = json.loads(stats.read_text())
+    assert {"p50", "p95", "p99"} <= set(d["latency_ms"]) and d["latency_ms"]["p50"] > 0
+    assert d["frames"] + d["dropped"] == 90 and d["frames"] >= 80  # ends when the file ends
+    assert d["duration_s"] >= 2.9  # played at its own speed (3 s), not as fast as possible
+    assert 0 <= d["drop_ratio"] < 0.2 and d["fps"] > 0
+    assert "AU12" in p.stdout  # the smile, printed as it closed
+
+
+def test_a_file_read_as_fast_as_possible_drops_nothing(smile_video):
+    src = open_live(str(smile_video))
+    seen = []
+    st = run_live(src, on_frame=lambda fr, ev, lat: seen.append(fr.index) if fr is not None else None)
+    assert st.dropped == 0 and st.frames == 90 and seen == list(range(90))  # in order, every frame
+    assert st.max_queue <= 4
+
+
+def test_a_source_faster_than_the_pipeline_drops_the_oldest_and_stays_bounded(smile_video):
+    import av
+
+    with av.open(str(smile_video)) as c:
+        image = next(c.decode(video=0)).to_ndarray(format="rgb24")
+    n = 400
+
+    def burst():
+        for i in range(n):  # 400 frames at once: a camera far faster than two landmarkers
+            yield LiveFrame(i, i / 1000.0, time.monotonic(), image)
+
+    analysed = []
+    st = run_live(
+        LiveSource(burst(), True, "burst"),
+        on_frame=lambda fr, ev, lat: fr and analysed.append(fr.index),
+        queue_size=3,
+    )
+    assert st.dropped > 0 and st.frames + st.dropped == n
+    assert st.max_queue <= 3  # memory never grows with the backlog
+    assert analysed == sorted(analysed) and len(analysed) == st.frames  # still in order
+    assert st.to_dict()["drop_ratio"] == pytest.approx(st.dropped / n)
+
+
+def test_stop_ends_the_run_and_flushes(smile_video):
+    stop = threading.Event()
+    got = []
+
+    def on_frame(fr, ev, lat):
+        if fr is not None:
+            got.append(fr.index)
+            if fr.index == 20:
+                stop.set()
+
+    st = run_live(open_live(str(smile_video), realtime=True), on_frame=on_frame, stop=stop)
+    assert 20 <= st.frames < 90 and got[-1] >= 20
+    assert np.isfinite(st.to_dict()["latency_ms"]["p95"])
+
+
+def test_bad_sources_are_one_line_errors(tmp_path, face_model):
+    p = subprocess.run(
+        [sys.executable, "-m", "microexpr", "live", str(tmp_path / "nope.mp4")],
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode != 0 and "Traceback" not in p.stderr and "not found" in p.stderr
+    p = subprocess.run(
+        [sys.executable, "-m", "microexpr", "live", "7"], capture_output=True, text=True, timeout=60
+    )
+    assert p.returncode != 0 and "Traceback" not in p.stderr and "/dev/video7" in p.stderr
