@@ -88,3 +88,32 @@ def test_bad_sources_are_one_line_errors(tmp_path, face_model):
         [sys.executable, "-m", "microexpr", "live", "7"], capture_output=True, text=True, timeout=60
     )
     assert p.returncode != 0 and "Traceback" not in p.stderr and "/dev/video7" in p.stderr
+
+
+def test_a_network_stream_over_http_on_loopback(smile_video, tmp_path):
+    import functools
+    import http.server
+
+    import av
+
+    ts = tmp_path / "smile.ts"  # MPEG-TS: a format made for streaming (no seeking back for an index)
+    with av.open(str(smile_video)) as src, av.open(str(ts), "w", format="mpegts") as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/smile.ts"
+        src = open_live(url)
+        assert src.live  # a stream never waits for the pipeline
+        st = run_live(src, queue_size=1000)  # a queue long enough that nothing is dropped here
+        assert st.frames + st.dropped == 90 and st.frames > 0
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -93,15 +93,22 @@ def _pyav_frames(url: str, fmt: str | None, options: dict[str, str]) -> Iterator
     except (av.error.FFmpegError, OSError) as e:
         raise InputError(f"{url}: cannot be opened ({e})") from None
 
+    if not container.streams.video:
+        container.close()
+        raise InputError(f"{url}: no video stream")
+
     def gen() -> Iterator[LiveFrame]:
         with container:
             stream = container.streams.video[0]
             t0 = None
-            for i, frame in enumerate(container.decode(stream)):
-                now = time.monotonic()
-                t = float(frame.time) if frame.time is not None else now
-                t0 = t if t0 is None else t0
-                yield LiveFrame(i, t - t0, now, frame.to_ndarray(format="rgb24"))
+            try:
+                for i, frame in enumerate(container.decode(stream)):
+                    now = time.monotonic()
+                    t = float(frame.time) if frame.time is not None else now
+                    t0 = t if t0 is None else t0
+                    yield LiveFrame(i, t - t0, now, frame.to_ndarray(format="rgb24"))
+            except (av.error.FFmpegError, OSError) as e:
+                raise InputError(f"{url}: the stream failed ({e})") from None
 
     return gen()
 
