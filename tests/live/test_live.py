@@ -69,11 +69,11 @@ def test_stop_ends_the_run_and_flushes(smile_video):
     def on_frame(fr, ev, lat):
         if fr is not None:
             got.append(fr.index)
-            if fr.index == 20:
+            if fr.index >= 20:  # (frame 20 itself may have been dropped on a busy machine)
                 stop.set()
 
     st = run_live(open_live(str(smile_video), realtime=True), on_frame=on_frame, stop=stop)
-    assert 20 <= st.frames < 90 and got[-1] >= 20
+    assert st.frames == len(got) and 20 <= got[-1] < 89  # ended early, not with the file
     assert np.isfinite(st.to_dict()["latency_ms"]["p95"])
 
 
