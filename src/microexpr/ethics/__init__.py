@@ -1,0 +1,1 @@
+"""Responsible use: the use guard and notice text (guard.py) and the per-group bias audit (bias.py)."""
