@@ -33,10 +33,14 @@ _WHERE = {
     "SampleEvent": "sample",
     "sample_curves": "sample",
     "sample_head_motion": "sample",
+    "ExpressionTrack": "expression",
+    "expression_track": "expression",
+    "layer": "expression",
 }
 __all__ = [
     "AUMotion",
     "AU_MOTIONS",
+    "ExpressionTrack",
     "FacePhoto",
     "GROUPS",
     "Move",
@@ -45,7 +49,9 @@ __all__ = [
     "SAMPLE_FACES",
     "SampleEvent",
     "au_pulse",
+    "expression_track",
     "face_photo",
+    "layer",
     "make_sample_video",
     "render_clip",
     "rotation_matrix",
@@ -58,6 +64,7 @@ __all__ = [
 if TYPE_CHECKING:
     from microexpr.synth.clip import render_clip
     from microexpr.synth.curves import au_pulse
+    from microexpr.synth.expression import ExpressionTrack, expression_track, layer
     from microexpr.synth.motions import AU_MOTIONS, GROUPS, AUMotion, Move
     from microexpr.synth.photos import SAMPLE_FACES, FacePhoto, face_photo, sample_face
     from microexpr.synth.render import Renderer, rotation_matrix
