@@ -16,16 +16,11 @@ from microexpr.temporal.spotting import (
     condition,
     spot_face,
 )
+from tests.temporal.series import pulse_series
 
 
 def _series(fps, pulses, n_s=8.0, noise=0.05, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(n_s * fps)) / fps
-    au = np.abs(rng.normal(0, noise, (len(t), 17)))
-    for k, on, off, peak in pulses:
-        inside = (t >= on) & (t <= off)
-        au[inside, k] += peak * np.sin(np.pi * (t[inside] - on) / (off - on))
-    return t, au
+    return pulse_series(fps, pulses, n_s, noise, seed)
 
 
 PULSES = [(8, 2.0, 2.3, 1.5), (2, 3.0, 4.5, 3.0), (16, 5.0, 5.15, 5.0), (4, 6.0, 6.25, 2.0)]

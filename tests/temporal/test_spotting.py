@@ -7,6 +7,7 @@ import pytest
 
 from microexpr.temporal.evaluate import interval_iou
 from microexpr.temporal.spotting import EXCLUDED, USED, SpotOptions, spot_face
+from tests.temporal.series import pulse_series
 
 
 def test_a_rendered_smile_is_one_macro_event_at_the_right_time(smile_video):
@@ -24,13 +25,7 @@ def test_a_rendered_smile_is_one_macro_event_at_the_right_time(smile_video):
 
 
 def _series(fps, pulses, n_s=6.0, noise=0.05, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(n_s * fps)) / fps
-    au = np.abs(rng.normal(0, noise, (len(t), 17)))
-    for k, on, off, peak in pulses:
-        inside = (t >= on) & (t <= off)
-        au[inside, k] += peak * np.sin(np.pi * (t[inside] - on) / (off - on))
-    return t, au
+    return pulse_series(fps, pulses, n_s, noise, seed)
 
 
 @pytest.mark.parametrize("fps", [30, 60, 120, 200])
