@@ -1,0 +1,28 @@
+"""A batch worker process: ``python -m microexpr.batch.worker``.
+
+Reads jobs as JSON lines on stdin and answers each with one JSON line on stdout. MediaPipe and the model are
+loaded once, by the first job; each video then gets a fresh landmarker graph (about 30 ms), so that no
+tracking state leaks from one video into the next and outputs equal `microexpr analyze`'s.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def main() -> None:
+    from microexpr.batch.run import run_job
+
+    out = sys.stdout
+    sys.stdout = sys.stderr  # nothing but answers on the real stdout
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        result = run_job(json.loads(line))
+        out.write(json.dumps(result) + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    main()
