@@ -118,6 +118,9 @@ def analyze(
     micro_max_ms: float = typer.Option(
         500.0, "--micro-max-ms", help="Longest micro-expression in ms (longer events are macro)."
     ),
+    recognizer: Optional[Path] = typer.Option(
+        None, "--recognizer", help="ONNX recogniser (microexpr export) to label spotted events."
+    ),
     no_csv: bool = typer.Option(False, "--no-csv", help="Write frames.parquet only."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
     blur_faces: bool = typer.Option(
@@ -126,6 +129,17 @@ def analyze(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary."),
     log_json: bool = typer.Option(
         False, "--log-json", help="Log progress and results as JSON lines on stderr."
+    ),
+    subject: Optional[str] = typer.Option(
+        None, "--subject", help="Store results for this subject, encrypted (needs consent)."
+    ),
+    store: Optional[Path] = typer.Option(None, "--store", help="Store folder ($MICROEXPR_HOME/store)."),
+    key_file: Optional[Path] = typer.Option(None, "--key-file", help="Master key file (or $MICROEXPR_KEY)."),
+    context: Optional[str] = typer.Option(
+        None, "--context", help="Use context: research, healthcare, workplace, education, ..."
+    ),
+    purpose: Optional[str] = typer.Option(
+        None, "--purpose", help="Purpose; medical or safety lifts the workplace/education emotion guard."
     ),
 ) -> None:
     """Analyse a video: per-frame head pose, gaze, AU intensities, blendshapes, quality, landmarks."""
@@ -148,12 +162,25 @@ def analyze(
             workers=workers,
             landmark_mode=landmark_mode,  # type: ignore[arg-type]
             micro_max_ms=micro_max_ms,
+            recognizer=recognizer,
         )
+        from microexpr.ethics.cli import finish_analysis, prepare_analysis  # guard, consent, store (#7)
+
+        use = prepare_analysis(
+            opts, subject=subject, store=store, key_file=key_file, context=context, purpose=purpose
+        )
+        opts = use.opts
+        if recognizer is not None:  # fail before the analysis, not after it
+            from microexpr.recognize.onnx_infer import OnnxRecognizer
+
+            OnnxRecognizer(recognizer)
         logging.getLogger("microexpr").setLevel(logging.ERROR)  # warnings are printed below, once
         jlog("start", input=str(input), output=str(output))
         with _progress(quiet or log_json, jlog) as cb:
             result = analyze_video(input, opts, progress=cb)
-        folder = result.save(output, csv=not no_csv, report=not no_report, blur_faces=blur_faces)
+        blur = blur_faces or subject is not None  # stored subjects: faces pixelated by default
+        folder = result.save(output, csv=not no_csv, report=not no_report, blur_faces=blur)
+        finish_analysis(use, result, lambda m: None if quiet else out.print(m, highlight=False))
         if save_profile is not None:
             faces = sorted(result.baselines, key=lambda f: -int((result.columns["face_id"] == f).sum()))
             if not faces:
@@ -253,6 +280,17 @@ class _progress:
     def __exit__(self, *exc: object) -> None:
         if self._p is not None:
             self._p.stop()
+
+
+from microexpr.batch.cli import batch_cmd  # noqa: E402
+
+app.command("batch")(batch_cmd)
+
+from microexpr.recognize.cli import datasets_app, export_cmd, train_cmd  # noqa: E402
+
+app.add_typer(datasets_app, name="datasets")
+app.command("train")(train_cmd)
+app.command("export")(export_cmd)
 
 
 @app.command("check-capture")
@@ -432,6 +470,20 @@ def models_info() -> None:
 from microexpr.live.cli import live_cmd  # noqa: E402  (the body lives with live mode)
 
 app.command("live")(live_cmd)
+
+
+from microexpr.stream.cli import register as _register_stream  # noqa: E402 - avatar streaming, synth curves
+
+_register_stream(app, synth_app)
+
+from microexpr.ethics.cli import bias_cmd, notice_cmd  # noqa: E402  (issue 7: bodies in store/, ethics/)
+from microexpr.store.cli import audit_app, consent_app, store_app  # noqa: E402
+
+app.add_typer(consent_app, name="consent")
+app.add_typer(store_app, name="store")
+app.add_typer(audit_app, name="audit")
+audit_app.command("bias")(bias_cmd)
+app.command("notice")(notice_cmd)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -74,6 +74,8 @@ class AnalyzeOptions:
     micro_max_ms: float = 500.0  # events lasting at most this long are micro-expressions, longer ones macro
     emotions: bool = True  # label events with an emotion estimate (off where the use guard forbids it)
     recognizer: Path | None = None  # an ONNX recogniser for spotted events instead of the AU prototypes
+    context: str | None = None  # declared use context (ethics.guard); recorded in meta.json's parameters
+    purpose: str | None = None  # declared purpose of the analysis; recorded in meta.json's parameters
 
     def __post_init__(self) -> None:
         if self.max_faces < 1 or self.max_faces > 16:
@@ -514,6 +516,10 @@ def analyze_video(
             if images_mode
             else _spot(cols, neutral, SpotOptions(micro_max_ms=opts.micro_max_ms))
         )
+        if opts.emotions and not images_mode:  # the use guard (issue 7) turns emotions off: no labels at all
+            from microexpr.recognize.label import label_events
+
+            events = label_events(events, cols, workdir, recognizer=opts.recognizer)
         if not (cols["success"] > 0).any():
             warnings.append(f"{Path(path).name}: no face found in any frame (rows have success=0)")
         t_end = time.perf_counter()
