@@ -95,6 +95,19 @@ class AnalyzeOptions:
 OCCLUSION_FLAG = 0.6  # occlusion score above which a row is flagged: a hand scores ~0.73, a blink ~0.48
 
 
+def _threads() -> int:
+    """Threads for in-process parallel work: ``MICROEXPR_THREADS`` (a batch worker sets 1: the batch runs one
+    worker per core) or one per core."""
+    try:
+        return (
+            max(1, int(os.environ.get("MICROEXPR_THREADS", "0")))
+            if os.environ.get("MICROEXPR_THREADS")
+            else (os.cpu_count() or 1)
+        )
+    except ValueError:
+        return os.cpu_count() or 1
+
+
 def _choose_workers(opts: AnalyzeOptions, n_frames: int | None, kind: str) -> int:
     """Landmarker processes: as asked, or one per core when the input has at least two chunks' frames."""
     if kind == "images" or not n_frames:
@@ -657,7 +670,7 @@ def _flow_features(
             return np.array(got).reshape(len(block), -1)
 
         blocks = np.array_split(rows, max(1, min(8, len(rows) // 64)))
-        with ThreadPoolExecutor(max_workers=min(len(blocks), os.cpu_count() or 1)) as ex:
+        with ThreadPoolExecutor(max_workers=min(len(blocks), _threads())) as ex:
             feats = np.vstack(list(ex.map(run, blocks)))
         ok = cols["success"][rows] > 0
         out[rows] = feats[:, :-1] - np.median(feats[local, :-1], axis=0)

@@ -385,6 +385,12 @@ def _run_ray(
 
         @ray.remote(num_cpus=1)
         class Analyst:
+            def __init__(self) -> None:  # one core per actor, as the local workers (batch/worker.py)
+                import cv2
+
+                os.environ.setdefault("MICROEXPR_THREADS", "1")
+                cv2.setNumThreads(1)
+
             def run(self, job: dict) -> dict:
                 from microexpr.batch.run import run_job
 

@@ -12,6 +12,13 @@ import sys
 
 
 def main() -> None:
+    import os
+
+    import cv2
+
+    # one worker per core: no second core's worth of threads inside it (they would fight the other workers)
+    os.environ.setdefault("MICROEXPR_THREADS", "1")
+    cv2.setNumThreads(1)
     from microexpr.batch.run import run_job
 
     out = sys.stdout
