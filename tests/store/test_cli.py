@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 from microexpr.store.crypto import encode_key, new_key
 
@@ -131,3 +132,35 @@ def test_keygen_rotate_and_form_hash(tmp_path):
     assert c["form_sha256"] == hashlib.sha256(form.read_bytes()).hexdigest()
     assert c["expires_at"].startswith("2099-12-31") and c["scopes"] == ["capture", "storage", "emotion"]
     assert b"signed by" not in (tmp_path / "st" / "catalogue.sqlite").read_bytes()
+
+
+def test_streaming_a_stored_subject_needs_their_streaming_consent(smile_video, tmp_path):
+    import socket
+
+    key = encode_key(new_key())
+    st = tmp_path / "store"
+    assert run_cli("store", "init", "--store", str(st), key=key).returncode == 0
+    p = run_cli("consent", "grant", SUBJECT, "--purpose", "research", "--scope", "capture,storage",
+                "--store", str(st), key=key)  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # a real VMC receiver on loopback
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(0.5)
+    port = rx.getsockname()[1]
+    try:
+        args = ("stream", str(smile_video), "--vmc", f"127.0.0.1:{port}", "--stored-subject", SUBJECT,
+                "--store", str(st))  # fmt: skip
+        p = run_cli(*args, key=key)
+        assert_one_line_error(p, "streaming")  # refused: the consent does not cover streaming
+        with pytest.raises(TimeoutError):
+            rx.recv(65536)  # and nothing was sent
+        p = run_cli("consent", "grant", SUBJECT, "--purpose", "research", "--scope", "capture,streaming",
+                    "--store", str(st), key=key)  # fmt: skip
+        assert p.returncode == 0, p.stderr
+        p = run_cli(*args, "--purpose", "avatar demo", key=key)
+        assert p.returncode == 0, p.stderr
+        assert rx.recv(65536)  # frames arrived
+    finally:
+        rx.close()
+    log = (st / "audit.jsonl").read_text()
+    assert '"stream.start"' in log and SUBJECT not in log  # logged, under the pseudonym only

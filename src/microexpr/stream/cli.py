@@ -87,6 +87,14 @@ def register(app: typer.Typer, synth_app: typer.Typer) -> None:
             0.0, "--smoothing-ms", help="Smoothing time constant in ms (its latency; 0: none)."
         ),
         subject: str = typer.Option("microexpr", "--subject", help="Live Link subject name."),
+        stored_subject: Optional[str] = typer.Option(
+            None, "--stored-subject", help="A stored person's id: needs their 'streaming' consent in --store."
+        ),
+        store: Optional[Path] = typer.Option(None, "--store", help="Store folder ($MICROEXPR_HOME/store)."),
+        key_file: Optional[Path] = typer.Option(
+            None, "--key-file", help="Master key file (or $MICROEXPR_KEY)."
+        ),
+        purpose: Optional[str] = typer.Option(None, "--purpose", help="Purpose, for the audit log."),
     ) -> None:
         """Analyse SOURCE and stream retargeted blendshapes, head pose and events to avatar apps."""
         from microexpr.cli import _run, err, out
@@ -97,6 +105,16 @@ def register(app: typer.Typer, synth_app: typer.Typer) -> None:
 
                 raise OptionError("give at least one of --vmc, --livelink and --ws")
             _check(source, rig, gain, smoothing_ms)  # before any socket or server is opened
+            if stored_subject is not None:  # consent first: nothing is sent without it (issue 7)
+                from microexpr.ethics.cli import authorize_stream
+
+                authorize_stream(
+                    stored_subject,
+                    store=store,
+                    key_file=key_file,
+                    purpose=purpose,
+                    sink=",".join(x for x in (vmc and "vmc", livelink and "livelink", ws and "ws") if x),
+                )
             sinks = _sinks(vmc, livelink, ws, subject, ws_page=False)
             try:
                 for s in sinks:
