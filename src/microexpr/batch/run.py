@@ -24,6 +24,13 @@ from microexpr.batch.inputs import BatchInput, find_inputs
 from microexpr.batch.ledger import content_key, read_marker, read_table, write_marker, write_table
 from microexpr.errors import MicroexprError, OptionError, OutputError
 
+SINGLE_THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "MICROEXPR_THREADS": "1",
+}
+
 
 @dataclass(frozen=True)
 class BatchOptions:
@@ -276,6 +283,10 @@ def _run_local(jobs: list[dict], n: int, finish: Callable[[dict, dict], None]) -
     for j in jobs:
         todo.put(j)
 
+    # one core per worker: BLAS and OpenMP pools sized to one thread before numpy loads (as Ray does for
+    # its one-CPU actors), else N workers x N threads fight over N cores
+    env = {**os.environ, **SINGLE_THREAD_ENV}
+
     def start() -> subprocess.Popen:
         return subprocess.Popen(
             [sys.executable, "-m", "microexpr.batch.worker"],
@@ -284,6 +295,7 @@ def _run_local(jobs: list[dict], n: int, finish: Callable[[dict, dict], None]) -
             stderr=subprocess.DEVNULL,
             text=True,
             bufsize=1,
+            env=env,
         )
 
     def stop(proc: subprocess.Popen, *, kill: bool = False) -> None:
