@@ -12,20 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.cli_checks import assert_one_line_error
+
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "microexpr", *args], capture_output=True, text=True, cwd=cwd, timeout=300
     )
-
-
-def assert_one_line_error(p: subprocess.CompletedProcess, *needles: str) -> None:
-    assert p.returncode != 0, p.stdout + p.stderr
-    assert "Traceback" not in p.stderr, p.stderr
-    lines = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1, p.stderr
-    for n in needles:
-        assert n in lines[0], lines[0]
 
 
 def test_analyze_writes_the_output_folder(smile_video, tmp_path):

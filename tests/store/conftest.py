@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_checks import assert_one_line_error  # noqa: F401  (re-exported to the tests)
+
 SUBJECT = "alice o'brien/../x"  # quotes and path separators on purpose
 
 
@@ -29,15 +31,6 @@ def run_cli(*args: str, key: str | None = None, cwd: Path | None = None) -> subp
         cwd=cwd,
         timeout=300,
     )
-
-
-def assert_one_line_error(p: subprocess.CompletedProcess, *needles: str) -> None:
-    assert p.returncode != 0, p.stdout + p.stderr
-    assert "Traceback" not in p.stderr, p.stderr
-    lines = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1, p.stderr
-    for n in needles:
-        assert n in lines[0], lines[0]
 
 
 @pytest.fixture
