@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import socket
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -143,3 +144,14 @@ def event_json(ev: Event) -> dict:
         "emotion": ev.emotion,
         "confidence": _f(ev.confidence, 3),
     }
+
+
+def udp_sender(host: str, port: int, option: str) -> tuple[socket.socket, tuple]:
+    """A UDP socket and the resolved address to send to; a name that does not resolve is a one-line error
+    naming the ``option`` it came from."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    except socket.gaierror as e:
+        raise OptionError(f"{option}: cannot resolve {host!r} ({e.strerror})") from None
+    family, _, _, _, addr = infos[0]
+    return socket.socket(family, socket.SOCK_DGRAM), addr

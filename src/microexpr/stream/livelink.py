@@ -17,14 +17,13 @@ Layout (all multi-byte fields big-endian), as the app sends it:
 from __future__ import annotations
 
 import math
-import socket
 import struct
 import uuid
 from fractions import Fraction
 
 from microexpr.avatar.rig import LIVELINK_NAMES
 from microexpr.errors import OptionError
-from microexpr.stream.base import AvatarFrame, SinkBase
+from microexpr.stream.base import AvatarFrame, SinkBase, udp_sender
 
 DEFAULT_PORT = 11111
 VERSION = 6
@@ -83,17 +82,11 @@ class LiveLinkSink(SinkBase):
             raise OptionError(f"Live Link subject must be 1-128 printable characters, but got {subject!r}")
         if not (math.isfinite(fps) and 0 < fps <= 1000):
             raise OptionError(f"Live Link frame rate must be in (0, 1000], but got {fps}")
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
-        except socket.gaierror as e:
-            raise OptionError(f"--livelink: cannot resolve {host!r} ({e.strerror})") from None
-        family, _, _, _, addr = infos[0]
-        self.address = addr
+        self._sock, self.address = udp_sender(host, port, "--livelink")
         self.subject = subject
         self.fps = Fraction(fps).limit_denominator(1001)
         self.device_id = str(uuid.uuid4()).upper()
         self.sent = 0
-        self._sock = socket.socket(family, socket.SOCK_DGRAM)
 
     def send(self, frame: AvatarFrame) -> None:
         data = encode_livelink(frame, subject=self.subject, device_id=self.device_id, fps=self.fps)

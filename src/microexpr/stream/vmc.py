@@ -8,12 +8,11 @@ Each frame goes out as one OSC bundle: ``/VMC/Ext/Blend/Val`` (name, value) per 
 from __future__ import annotations
 
 import math
-import socket
 import struct
 from collections.abc import Sequence
 
 from microexpr.errors import OptionError
-from microexpr.stream.base import AvatarFrame, SinkBase
+from microexpr.stream.base import AvatarFrame, SinkBase, udp_sender
 
 DEFAULT_PORT = 39539
 MAX_DATAGRAM = 65507
@@ -91,14 +90,8 @@ class VMCSink(SinkBase):
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
-        except socket.gaierror as e:
-            raise OptionError(f"--vmc: cannot resolve {host!r} ({e.strerror})") from None
-        family, _, _, _, addr = infos[0]
-        self.address = addr
+        self._sock, self.address = udp_sender(host, port, "--vmc")
         self.sent = 0
-        self._sock = socket.socket(family, socket.SOCK_DGRAM)
 
     def send(self, frame: AvatarFrame) -> None:
         data = encode_vmc_frame(frame)
