@@ -378,16 +378,20 @@ def condition(
     t_s: np.ndarray, au: np.ndarray, usable: np.ndarray, opts: SpotOptions = SpotOptions()
 ) -> tuple[np.ndarray, np.ndarray]:
     """Stages 1-3 over a whole track: (conditioned AU values (T, n_au), state (T,)) in row order."""
+    got = _conditioned(np.arange(len(t_s)), t_s, au, usable, opts)
+    d = np.array([v for _, v in got]).reshape(len(t_s), au.shape[1])
+    return d, np.array([s.state for s, _ in got], np.int8)
+
+
+def _conditioned(
+    frame: np.ndarray, t_s: np.ndarray, au: np.ndarray, usable: np.ndarray, opts: SpotOptions
+) -> list[tuple[_Sample, np.ndarray]]:
+    """(sample, conditioned AU values) of every row, in row order (the conditioner keeps the order)."""
     cond = _Conditioner(opts)
     got: list[tuple[_Sample, np.ndarray]] = []
     for i in range(len(t_s)):
-        got += cond.push(_Sample(i, float(t_s[i]), np.nan_to_num(au[i]), bool(usable[i])))
-    got += cond.finish()
-    d = np.zeros((len(t_s), au.shape[1]))
-    state = np.zeros(len(t_s), np.int8)
-    for s, v in got:
-        d[s.frame], state[s.frame] = v, s.state
-    return d, state
+        got += cond.push(_Sample(int(frame[i]), float(t_s[i]), np.nan_to_num(au[i]), bool(usable[i])))
+    return got + cond.finish()
 
 
 def spot_face(
@@ -415,13 +419,14 @@ def spot_face(
         return SpotTrack([], 0, np.zeros(n, np.int8))
     au = np.asarray(au, np.float64)
     usable = np.asarray(usable, bool) & np.isfinite(au).all(1)
-    d, _ = condition(t_s, au, usable, opts)
+    got = _conditioned(frame, t_s, au, usable, opts)  # conditioned once: noise first, then the events
+    d = np.array([v for _, v in got])
     nr = np.asarray(neutral_rows, int)
     nr = nr[usable[nr]] if len(nr) else nr
     noise = Noise.of(d[nr] if len(nr) > 1 else d[usable] if usable.sum() > 1 else d)
     sp = FaceSpotter(face_id, opts, noise)
     events: list[Event] = []
-    for i in range(n):
-        events += sp.push(int(frame[i]), float(t_s[i]), au[i], bool(usable[i]))
+    for c, v in got:  # the same detection as FaceSpotter.push, on the samples conditioned above
+        events += sp._detect(c, v)
     events += sp.finish()
     return SpotTrack(events, sp.suppressed, np.asarray(sp.states, np.int8))
