@@ -98,14 +98,8 @@ OCCLUSION_FLAG = 0.6  # occlusion score above which a row is flagged: a hand sco
 def _threads() -> int:
     """Threads for in-process parallel work: ``MICROEXPR_THREADS`` (a batch worker sets 1: the batch runs one
     worker per core) or one per core."""
-    try:
-        return (
-            max(1, int(os.environ.get("MICROEXPR_THREADS", "0")))
-            if os.environ.get("MICROEXPR_THREADS")
-            else (os.cpu_count() or 1)
-        )
-    except ValueError:
-        return os.cpu_count() or 1
+    given = os.environ.get("MICROEXPR_THREADS", "")
+    return max(1, int(given)) if given.isdigit() else (os.cpu_count() or 1)
 
 
 def _choose_workers(opts: AnalyzeOptions, n_frames: int | None, kind: str) -> int:
