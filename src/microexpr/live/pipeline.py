@@ -72,14 +72,14 @@ class _Inbox:
         self.drop_oldest = drop_oldest
         self.cv = threading.Condition()
         self.closed = False
-        self.dropped: list[int] = []
+        self.dropped: set[int] = set()  # indices of the frames dropped
         self.max_len = 0
 
     def put(self, fr: LiveFrame, stop: threading.Event) -> None:
         with self.cv:
             if self.drop_oldest:
                 if len(self.q) >= self.size:
-                    self.dropped.append(self.q.popleft().index)
+                    self.dropped.add(self.q.popleft().index)
             else:
                 while len(self.q) >= self.size and not stop.is_set():
                     self.cv.wait(0.1)
@@ -184,13 +184,11 @@ def run_live(
     for t in threads:
         t.start()
     next_index = 0
-    dropped_seen: set[int] = set()
     try:
         while True:
             with res_cv:
                 while next_index not in results and not stop.is_set():
-                    dropped_seen.update(inbox.dropped)
-                    if next_index in dropped_seen:
+                    if next_index in inbox.dropped:
                         break
                     workers_done = all(not t.is_alive() for t in threads[1:])
                     if done_reading.is_set() and workers_done and next_index >= produced[0]:
@@ -198,8 +196,7 @@ def run_live(
                     res_cv.wait(0.05)
                 item = results.pop(next_index, None)
             if item is None:
-                dropped_seen.update(inbox.dropped)
-                if next_index in dropped_seen:
+                if next_index in inbox.dropped:
                     next_index += 1
                     continue
                 break  # the source ended (or stop was set)
