@@ -117,3 +117,23 @@ def test_a_network_stream_over_http_on_loopback(smile_video, tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_stats_percentiles_stay_exact_to_a_bin_with_bounded_memory():
+    from microexpr.live.pipeline import LAT_BIN_MS, LiveStats
+
+    rng = np.random.default_rng(3)
+    lat = rng.gamma(3.0, 4.0, 50_000)
+    st = LiveStats(recent_frames=100)
+    size = st._hist.nbytes
+    for v in lat:
+        st.add_latency(v)
+    st.duration_s = 10.0
+    d = st.to_dict()
+    for p in (50, 95, 99):
+        assert abs(d["latency_ms"][f"p{p}"] - np.percentile(lat, p)) <= LAT_BIN_MS
+    assert d["frames"] == 50_000 and d["fps"] == pytest.approx(5000.0)
+    assert st._hist.nbytes == size and len(st._recent) == 100  # nothing grows with the run
+    assert st.to_dict(recent=True)["latency_ms"]["p50"] == pytest.approx(
+        np.percentile(lat[-100:], 50), abs=1e-3
+    )

@@ -17,49 +17,87 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from microexpr.live.sources import LiveFrame, LiveSource
 from microexpr.types import Event
 
+LAT_BIN_MS = 0.05  # latency histogram resolution
+LAT_MAX_MS = 2000.0  # latencies above this are kept as the histogram's last bin
 
-@dataclass
+
 class LiveStats:
-    """What a live run measured (``to_dict`` is the ``--stats`` file)."""
+    """What a live run measured, updated as it runs: read it from another thread (``to_dict``, or
+    ``to_dict(recent=True)`` for the last ``recent_frames`` only) while the run goes on; ``to_dict()`` at the
+    end is the ``--stats`` file. Memory stays bounded: latencies go into a fixed histogram.
+    """
 
-    frames: int = 0  # frames analysed
-    dropped: int = 0  # frames dropped because the pipeline could not keep up
-    events: int = 0
-    duration_s: float = 0.0
-    max_queue: int = 0  # the input queue's highest occupancy
-    workers: int = 0
-    latencies_ms: list[float] = field(default_factory=list)  # capture -> output, per analysed frame
+    def __init__(self, workers: int = 0, recent_frames: int = 600) -> None:
+        self.frames = 0  # frames analysed
+        self.dropped = 0  # frames dropped because the pipeline could not keep up
+        self.events = 0
+        self.duration_s = 0.0
+        self.max_queue = 0  # the input queue's highest occupancy
+        self.queue = 0  # its occupancy now
+        self.workers = workers
+        self.running = False
+        self._hist = np.zeros(int(LAT_MAX_MS / LAT_BIN_MS) + 1, np.int64)
+        self._sum_ms = 0.0
+        self._max_ms = 0.0
+        self._recent: deque[float] = deque(maxlen=recent_frames)
+        self._recent_t: deque[float] = deque(maxlen=recent_frames)
 
-    def to_dict(self) -> dict:
-        lat = np.asarray(self.latencies_ms, np.float64)
+    def add_latency(self, latency_ms: float) -> None:
+        """Count one analysed frame's capture-to-output latency."""
+        v = max(float(latency_ms), 0.0)
+        self._hist[min(int(v / LAT_BIN_MS), len(self._hist) - 1)] += 1
+        self._sum_ms += v
+        self._max_ms = max(self._max_ms, v)
+        self._recent.append(v)
+        self._recent_t.append(time.monotonic())
+        self.frames += 1
 
-        def q(p: float) -> float | None:
-            return round(float(np.percentile(lat, p)), 3) if len(lat) else None
+    def _quantiles(self, ps: tuple[float, ...]) -> list[float | None]:
+        cum = np.cumsum(self._hist)
+        n = int(cum[-1]) if len(cum) else 0
+        if n == 0:
+            return [None for _ in ps]
+        out = []
+        for p in ps:
+            k = int(np.searchsorted(cum, max(1, int(np.ceil(p / 100.0 * n)))))
+            out.append(round(min((k + 0.5) * LAT_BIN_MS, self._max_ms), 3))
+        return out
 
+    def to_dict(self, recent: bool = False) -> dict:
+        """The figures as JSON-ready values; ``recent`` computes latency and fps over the last frames only."""
         seen = self.frames + self.dropped
+        if recent:
+            lat = np.array(list(self._recent), np.float64)
+            ts = list(self._recent_t)
+            p50, p95, p99 = (
+                round(float(np.percentile(lat, p)), 3) if len(lat) else None for p in (50, 95, 99)
+            )
+            mx = round(float(lat.max()), 3) if len(lat) else None
+            mean = round(float(lat.mean()), 3) if len(lat) else None
+            fps = (len(ts) - 1) / (ts[-1] - ts[0]) if len(ts) > 1 and ts[-1] > ts[0] else 0.0
+        else:
+            p50, p95, p99 = self._quantiles((50, 95, 99))
+            mx = round(self._max_ms, 3) if self.frames else None
+            mean = round(self._sum_ms / self.frames, 3) if self.frames else None
+            fps = self.frames / self.duration_s if self.duration_s > 0 else 0.0
         return {
-            "latency_ms": {
-                "p50": q(50),
-                "p95": q(95),
-                "p99": q(99),
-                "max": q(100),
-                "mean": round(float(lat.mean()), 3) if len(lat) else None,
-            },
-            "fps": round(self.frames / self.duration_s, 3) if self.duration_s > 0 else 0.0,
+            "latency_ms": {"p50": p50, "p95": p95, "p99": p99, "max": mx, "mean": mean},
+            "fps": round(fps, 3),
             "frames": self.frames,
             "dropped": self.dropped,
             "drop_ratio": round(self.dropped / seen, 6) if seen else 0.0,
             "events": self.events,
             "duration_s": round(self.duration_s, 3),
             "max_queue": self.max_queue,
+            "queue": self.queue,
             "workers": self.workers,
+            "running": self.running,
         }
 
 
@@ -113,6 +151,7 @@ def run_live(
     model_path: object = None,
     stop: threading.Event | None = None,
     spot: bool = True,
+    stats: LiveStats | None = None,
 ) -> LiveStats:
     """Run the live pipeline until the source ends or ``stop`` is set (Ctrl-C sets it from the CLI).
 
@@ -125,6 +164,7 @@ def run_live(
         model_path: a face model other than the installed one.
         stop: set it to end the run early; everything is flushed.
         spot: run the online spotter.
+        stats: a :class:`LiveStats` to update as the run goes (to read it from another thread), or None.
 
     Returns:
         The run's :class:`LiveStats`.
@@ -140,7 +180,8 @@ def run_live(
     inbox = _Inbox(queue_size, drop_oldest=source.live)
     results: dict[int, tuple] = {}
     res_cv = threading.Condition()
-    stats = LiveStats(workers=workers)
+    stats = stats if stats is not None else LiveStats()
+    stats.workers, stats.running = workers, True
     errors: list[BaseException] = []
     produced = [0]  # frames read from the source
     done_reading = threading.Event()
@@ -203,10 +244,12 @@ def run_live(
             t_s, captured, faces = item
             fr = analyzer.process(next_index, t_s, faces)
             events = spotter.push(fr) if spotter is not None else []
-            latency_ms = (time.monotonic() - captured) * 1000.0
-            stats.latencies_ms.append(latency_ms)
-            stats.frames += 1
+            now = time.monotonic()
+            latency_ms = (now - captured) * 1000.0
+            stats.add_latency(latency_ms)
             stats.events += len(events)
+            stats.dropped, stats.queue = len(inbox.dropped), len(inbox.q)
+            stats.max_queue, stats.duration_s = inbox.max_len, now - t_start
             if on_frame is not None:
                 on_frame(fr, events, latency_ms)
             next_index += 1
@@ -224,6 +267,7 @@ def run_live(
         stats.duration_s = time.monotonic() - t_start
         stats.dropped = len(inbox.dropped)
         stats.max_queue = inbox.max_len
+        stats.queue, stats.running = 0, False
     if errors and not isinstance(errors[0], KeyboardInterrupt):
         raise errors[0]
     return stats
