@@ -825,88 +825,194 @@ class FaceResult:
 
 
 @dataclass(frozen=True)
+class WarmupTrack:
+    """A face's AUs over its calibration warm-up, recomputed once its neutral is known, so an online spotter
+    can start from the face's first frame exactly as offline spotting does (see :class:`FrameAnalyzer`).
+
+    Attributes:
+        face_id: the face.
+        frames: (k,) frame indices, up to and including the frame that completed the calibration.
+        t_s: (k,) times.
+        au: (k, n_au) AU intensities against the final neutral.
+        usable: (k,) whether spotting may trust each frame (as :func:`microexpr.temporal.online.usable`).
+        neutral: (m,) positions in ``frames`` of the neutral stretch (its noise sets the thresholds).
+    """
+
+    face_id: int
+    frames: np.ndarray
+    t_s: np.ndarray
+    au: np.ndarray
+    usable: np.ndarray
+    neutral: np.ndarray
+
+
+@dataclass(frozen=True)
 class FrameResult:
-    """One frame of :func:`iter_analyze`: its index, time and faces (empty when no face was found)."""
+    """One frame of :func:`iter_analyze`: its index, time and faces (empty when no face was found).
+
+    ``warmup`` holds, for each face whose calibration completed with this frame, its warm-up AUs recomputed
+    against the final neutral (the face's result in this frame is their last row).
+    """
 
     index: int
     t_s: float
     faces: tuple[FaceResult, ...]
+    warmup: tuple[WarmupTrack, ...] = ()
+
+
+@dataclass
+class _Warm:
+    """One face's frames during its warm-up (what calibration and the recomputed warm-up need)."""
+
+    frames: list[int] = field(default_factory=list)
+    t_s: list[float] = field(default_factory=list)
+    geo: list[np.ndarray] = field(default_factory=list)
+    bs: list[np.ndarray] = field(default_factory=list)
+    crops: list[np.ndarray] = field(default_factory=list)
+    lm_crops: list[np.ndarray] = field(default_factory=list)
+    flags: list[bool] = field(default_factory=list)  # a quality flag (blur, light, motion, small) is raised
+    spot_ok: list[bool] = field(default_factory=list)  # blur, light, motion flags clear, confident enough
+    confident: list[bool] = field(default_factory=list)  # confidence > 0.5 (what calibration asks)
+
+
+_K_FLAGS = [QUALITY_COLUMNS.index(k) for k in ("flag_blur", "flag_lighting", "flag_motion", "flag_small")]
+_K_SPOT_FLAGS = _K_FLAGS[:3]
+_K_SPEED, _K_MOTION = QUALITY_COLUMNS.index("head_speed_deg_s"), QUALITY_COLUMNS.index("flag_motion")
 
 
 class FrameAnalyzer:
     """Per-frame analysis after the landmarker: face ids, measures, calibration during a warm-up, region
     flow and AUs, one frame at a time (what :func:`iter_analyze` and live mode run).
 
+    It follows offline analysis step for step where that can be done causally: the motion flag's hysteresis,
+    the neutral (the least active ``warmup_s`` of the face's first ``warmup_s`` seconds, or the frames in
+    ``neutral_range``), the region-flow neutral (the median neutral crop, its features' median removed) and
+    the warm-up frames' AUs, recomputed once the neutral is known (``FrameResult.warmup``). With the same
+    neutral and the same landmarks, online spotting then finds what offline spotting finds. What stays
+    offline only: pose decoupling and the blur flag relative to the face's median sharpness over the video.
+
     Args:
         given: a known neutral for every face, or None to calibrate each face on its first ``warmup_s``.
         warmup_s: seconds of each face's track used to calibrate when no neutral is given.
+        neutral_range: (start_s, end_s): calibrate each face on its frames in this range instead.
+        spot_options: settings whose ``min_confidence`` decides ``WarmupTrack.usable``.
     """
 
-    def __init__(self, given: Baseline | None = None, warmup_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        given: Baseline | None = None,
+        warmup_s: float = 1.0,
+        neutral_range: tuple[float, float] | None = None,
+        spot_options: SpotOptions | None = None,
+    ) -> None:
         self.given = given
         self.warmup_s = warmup_s
+        self.neutral_range = neutral_range
+        self.min_confidence = (spot_options or SpotOptions()).min_confidence
         self.tracker = FaceTracker()
         self.measurer = FaceMeasurer(
             lambda fid, f: (
                 given.reference if given is not None else frontal_reference(f.landmarks_px, f.transform)
             )
         )
-        self.warm: dict[int, list[tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
+        self.warm: dict[int, _Warm] = {}
         self.fixed: dict[int, Baseline] = {}
         self.meters: dict[int, FlowMeter] = {}
+        self.flow_offset: dict[int, np.ndarray] = {}
+        self.motion_held: dict[int, bool] = {}
+
+    def _ready(self, fid: int, w: _Warm) -> bool:
+        if self.neutral_range is not None:
+            return w.t_s[-1] >= self.neutral_range[1] or w.t_s[-1] - w.t_s[0] >= max(self.warmup_s, 30.0)
+        return w.t_s[-1] - w.t_s[0] >= self.warmup_s
+
+    def _calibrate(self, fid: int, w: _Warm) -> tuple[Baseline, WarmupTrack]:
+        ref = self.measurer.references()[fid]
+        ts, geo, bs = np.array(w.t_s), np.array(w.geo), np.array(w.bs)
+        valid = ~np.array(w.flags) & np.array(w.confident)
+        if self.neutral_range is not None:
+            b = range_baseline(ref, ts, geo, bs, np.ones(len(ts), bool), self.neutral_range, face_id=fid)
+        else:
+            b = auto_baseline(ref, ts, geo, bs, valid, window_s=min(1.0, self.warmup_s))
+        neutral = b.rows if b.rows is not None else np.arange(len(ts))
+        if self.given is not None:
+            b = self.given
+        meter = FlowMeter(
+            np.median([w.crops[i] for i in neutral], axis=0).astype(np.uint8),
+            np.median([w.lm_crops[i] for i in neutral], axis=0),
+        )
+        feats = np.array([meter.features(c) for c in w.crops])
+        offset = np.median(feats[neutral], axis=0)
+        occluded = np.array([meter.occlusion(c) > OCCLUSION_FLAG for c in w.crops], bool)
+        au = au_intensity(
+            np.hstack([geo, feats - offset]),
+            bs,
+            geo_neutral=np.concatenate([b.geo_neutral, np.zeros(len(FLOW_FEATURE_NAMES))]),
+            bs_neutral=b.bs_neutral,
+        )
+        self.meters[fid], self.flow_offset[fid] = meter, offset
+        usable = np.array(w.spot_ok, bool) & ~occluded
+        return b, WarmupTrack(fid, np.array(w.frames), ts, np.asarray(au, np.float64), usable, neutral)
 
     def process(self, index: int, t_s: float, raw_faces: list) -> FrameResult:  # noqa: C901
         """One observed frame (``raw_faces`` as the landmarker stage gives them) -> its result."""
-        given, warmup_s = self.given, self.warmup_s
-        tracker, measurer, warm, fixed, meters = (
-            self.tracker,
-            self.measurer,
-            self.warm,
-            self.fixed,
-            self.meters,
-        )
+        given, fixed, meters = self.given, self.fixed, self.meters
         zeros_flow = np.zeros(len(FLOW_FEATURE_NAMES))
-        faces = tracker.update(t_s, [FaceObservation(-1, rf[0], rf[1], rf[2]) for rf in raw_faces])
+        faces = self.tracker.update(t_s, [FaceObservation(-1, rf[0], rf[1], rf[2]) for rf in raw_faces])
         extras = [(rf[3], rf[4], rf[5]) for rf in raw_faces]
-        results = []
+        results, warmups = [], []
         for f, (crop_stats, crop, cm) in sorted(zip(faces, extras), key=lambda fc: fc[0].face_id):
-            m = measurer.measure(f, t_s, crop_stats)
+            m = self.measurer.measure(f, t_s, crop_stats)
             fid = f.face_id
+            q = m.quality.copy()
+            held = bool(q[_K_MOTION] > 0) or (
+                self.motion_held.get(fid, False) and q[_K_SPEED] > MOTION_RELEASE_DEG_S
+            )
+            self.motion_held[fid] = held
+            q[_K_MOTION] = float(held)
             if fid not in meters:  # until calibrated, motion is measured against the face's first crop
                 meters[fid] = FlowMeter(crop, to_crop(f.landmarks_px, cm))
             b = fixed.get(fid)
+            warmup = None
             if b is None:
-                hist = warm.setdefault(fid, [])
-                hist.append((t_s, m.geo, f.blendshapes.astype(np.float64), crop, to_crop(f.landmarks_px, cm)))
-                ts = np.array([h[0] for h in hist])
-                geo = np.array([h[1] for h in hist])
-                bs = np.array([h[2] for h in hist])
-                ref = measurer.references()[fid]
-                if ts[-1] - ts[0] >= warmup_s:
-                    b = auto_baseline(ref, ts, geo, bs, np.ones(len(ts), bool), window_s=min(1.0, warmup_s))
-                    if given is not None:
-                        b = given
+                w = self.warm.setdefault(fid, _Warm())
+                w.frames.append(index)
+                w.t_s.append(t_s)
+                w.geo.append(m.geo)
+                w.bs.append(f.blendshapes.astype(np.float64))
+                w.crops.append(crop)
+                w.lm_crops.append(to_crop(f.landmarks_px, cm))
+                w.flags.append(bool(q[_K_FLAGS].sum() > 0))
+                w.spot_ok.append(bool(q[_K_SPOT_FLAGS].sum() == 0) and m.confidence >= self.min_confidence)
+                w.confident.append(m.confidence > 0.5)
+                if self._ready(fid, w):
+                    b, warmup = self._calibrate(fid, w)
                     fixed[fid] = b
-                    sel = b.rows if b.rows is not None else np.arange(len(hist))
-                    meters[fid] = FlowMeter(
-                        np.median([hist[i][3] for i in sel], axis=0).astype(np.uint8),
-                        np.median([hist[i][4] for i in sel], axis=0),
-                    )
-                    del warm[fid]
+                    del self.warm[fid]
                 elif given is not None:
                     b = given
                 else:
-                    b = Baseline(ref, np.median(geo, 0), np.median(bs, 0), np.zeros(geo.shape[1]), "warm-up")
-            flow = meters[fid].features(crop)
-            au = au_intensity(
-                np.concatenate([m.geo, flow]),
-                f.blendshapes,
-                geo_neutral=np.concatenate([b.geo_neutral, zeros_flow]),
-                bs_neutral=b.bs_neutral,
-            )
+                    b = Baseline(
+                        self.measurer.references()[fid],
+                        np.median(np.array(w.geo), 0),
+                        np.median(np.array(w.bs), 0),
+                        np.zeros(len(m.geo)),
+                        "warm-up",
+                    )
+            flow = meters[fid].features(crop) - self.flow_offset.get(fid, 0.0)
+            if warmup is not None:
+                au = warmup.au[-1]
+                warmups.append(warmup)
+            else:
+                au = au_intensity(
+                    np.concatenate([m.geo, flow]),
+                    f.blendshapes,
+                    geo_neutral=np.concatenate([b.geo_neutral, zeros_flow]),
+                    bs_neutral=b.bs_neutral,
+                )
             present = au_presence(au)
             occ = meters[fid].occlusion(crop)
-            quality = dict(zip(QUALITY_COLUMNS, m.quality.tolist()))
+            quality = dict(zip(QUALITY_COLUMNS, q.tolist()))
             quality.update(occlusion=occ, flag_occlusion=float(occ > OCCLUSION_FLAG))
             results.append(
                 FaceResult(
@@ -922,7 +1028,7 @@ class FrameAnalyzer:
                     fid in fixed or given is not None,
                 )
             )
-        return FrameResult(index, t_s, tuple(results))
+        return FrameResult(index, t_s, tuple(results), tuple(warmups))
 
 
 def iter_analyze(
@@ -936,8 +1042,10 @@ def iter_analyze(
     """Analyse frame by frame, yielding results as they come, without holding the video.
 
     AUs need a neutral face. With ``baseline`` (or ``profile`` / ``neutral_image`` in the options) it is
-    known from the start. Otherwise each face's first ``warmup_s`` seconds calibrate it: during the warm-up
-    the neutral is the median of the frames so far; after it, the least active second of the warm-up.
+    known from the start. Otherwise each face's first ``warmup_s`` seconds (or its frames in the options'
+    ``neutral`` range) calibrate it: during the warm-up the neutral is the median of the frames so far; after
+    it, the least active second of the warm-up, and the warm-up's AUs are recomputed against it
+    (``FrameResult.warmup``, which :class:`~microexpr.temporal.online.OnlineSpotter` uses).
 
     Args:
         path: video file or image-sequence folder.
@@ -948,7 +1056,7 @@ def iter_analyze(
     opts = options if options is not None else AnalyzeOptions(**kwargs)  # type: ignore[arg-type]
     given = baseline if baseline is not None else _given_baseline(opts)
     src_kwargs = {"fps": opts.fps, "images": opts.images, "start_s": opts.start_s, "end_s": opts.end_s}
-    analyzer = FrameAnalyzer(given, warmup_s)
+    analyzer = FrameAnalyzer(given, warmup_s, neutral_range=opts.neutral if given is None else None)
     with open_source(Path(path), **src_kwargs) as src:
         mode = "image" if src.kind == "images" else opts.landmark_mode
         for index, t_s, _name, raw_faces, _err in observe_in_process(

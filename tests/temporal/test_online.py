@@ -89,3 +89,23 @@ def test_online_spotting_of_a_rendered_smile(smile_video):
     assert (
         at is not None and at - e.offset_s <= sp.delay_ms / 1000.0 + 2.0 / 30 + 1e-9
     )  # emitted as it closed
+
+
+@pytest.mark.parametrize("neutral_at", [(0.0, 1.5), (6.6, 7.6)])
+def test_given_the_neutral_frames_online_spotting_is_offline_spotting(neutral_at):
+    """What live mode relies on: told which frames are neutral, the online spotter holds frames until their
+    noise is known, then finds exactly the offline events, gaps and untrusted frames included."""
+    t, au = _series(120, PULSES)
+    usable = np.ones(len(t), bool)
+    usable[(t > 3.4) & (t < 3.45)] = False  # a bridged blip inside the macro
+    usable[(t > 0.5) & (t < 0.8)] = False  # a broken stretch inside the first neutral window
+    neutral = np.flatnonzero((t >= neutral_at[0]) & (t <= neutral_at[1]))
+    offline = spot_face(0, np.arange(len(t)), t, au, usable, neutral)
+    assert len(offline.events) == 4
+    sp = FaceSpotter(0, SpotOptions(), neutral_frames=neutral)
+    online = []
+    for i in range(len(t)):
+        online += sp.push(i, t[i], au[i], usable[i])
+    online += sp.finish()
+    assert online == offline.events
+    assert sp.states == offline.state.tolist()

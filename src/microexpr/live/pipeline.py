@@ -152,6 +152,9 @@ def run_live(
     stop: threading.Event | None = None,
     spot: bool = True,
     stats: LiveStats | None = None,
+    mode: str = "video",
+    neutral_range: tuple[float, float] | None = None,
+    baseline: object = None,
 ) -> LiveStats:
     """Run the live pipeline until the source ends or ``stop`` is set (Ctrl-C sets it from the CLI).
 
@@ -165,6 +168,10 @@ def run_live(
         stop: set it to end the run early; everything is flushed.
         spot: run the online spotter.
         stats: a :class:`LiveStats` to update as the run goes (to read it from another thread), or None.
+        mode: MediaPipe running mode, ``video`` (tracks between frames) or ``image`` (each frame alone).
+        neutral_range: (start_s, end_s) of the source when the subject is neutral, instead of the automatic
+            warm-up (see :class:`~microexpr.pipeline.FrameAnalyzer`).
+        baseline: a known neutral (:class:`~microexpr.calibrate.Baseline`) for every face.
 
     Returns:
         The run's :class:`LiveStats`.
@@ -185,7 +192,7 @@ def run_live(
     errors: list[BaseException] = []
     produced = [0]  # frames read from the source
     done_reading = threading.Event()
-    landmarkers = [FaceLandmarker(model, max_faces=max_faces, mode="video") for _ in range(workers)]
+    landmarkers = [FaceLandmarker(model, max_faces=max_faces, mode=mode) for _ in range(workers)]
 
     def capture() -> None:
         try:
@@ -214,7 +221,7 @@ def run_live(
             errors.append(e)
             stop.set()
 
-    analyzer = FrameAnalyzer()
+    analyzer = FrameAnalyzer(baseline, neutral_range=neutral_range)  # type: ignore[arg-type]
     spotter = OnlineSpotter() if spot else None
     threads = [threading.Thread(target=capture, daemon=True, name="mx-capture")]
     threads += [

@@ -65,7 +65,22 @@ class OnlineSpotter:
     def push(self, frame: FrameResult) -> list[Event]:
         """Add one analysed frame; returns the events that closed with it (in face id order)."""
         out: list[Event] = []
+        started = set()
+        for w in getattr(frame, "warmup", ()):  # a face just calibrated: spot it from its first frame
+            if w.face_id in self._faces:
+                continue
+            sp = self._faces[w.face_id] = FaceSpotter(
+                w.face_id,
+                self.options,
+                self._noise.get(w.face_id),
+                neutral_frames=None if w.face_id in self._noise else w.frames[w.neutral],
+            )
+            for i in range(len(w.frames)):
+                out += sp.push(int(w.frames[i]), float(w.t_s[i]), w.au[i], bool(w.usable[i]))
+            started.add(w.face_id)
         for face in frame.faces:
+            if face.face_id in started:  # its warm-up's last row is this frame
+                continue
             sp = self._faces.get(face.face_id)
             if sp is None:
                 if not face.calibrated:  # its neutral is still being learned: AUs are not comparable yet

@@ -242,12 +242,25 @@ class FaceSpotter:
         opts: settings.
         noise: the face's neutral noise (from :meth:`Noise.of` on the neutral stretch's conditioned values);
             None learns it from the first ``neutral_ms`` of usable frames (no events before that).
+        neutral_frames: instead of ``noise``, the frame indices of the face's neutral stretch: frames are
+            held until the last of them is conditioned, then the noise is measured on them and the held frames
+            are spotted, exactly as :func:`spot_face` does over a whole track.
     """
 
-    def __init__(self, face_id: int, opts: SpotOptions | None = None, noise: Noise | None = None) -> None:
+    def __init__(
+        self,
+        face_id: int,
+        opts: SpotOptions | None = None,
+        noise: Noise | None = None,
+        neutral_frames: np.ndarray | None = None,
+    ) -> None:
         self.face_id = face_id
         self.o = opts if opts is not None else SpotOptions()
         self.noise = noise
+        self._neutral = None if noise is not None or neutral_frames is None else set(map(int, neutral_frames))
+        self._neutral_last = max(self._neutral) if self._neutral else -1
+        self._neutral_ok: set[int] = set()  # neutral frames pushed as usable
+        self._held: list[tuple[_Sample, np.ndarray]] = []  # conditioned, waiting for the noise
         self._cond = _Conditioner(self.o)
         self._learn: list[tuple[float, np.ndarray]] = []
         self._spread: deque[tuple[float, np.ndarray]] = deque()
@@ -264,16 +277,37 @@ class FaceSpotter:
         x = np.asarray(au, np.float64)
         ok = bool(usable) and bool(np.isfinite(x).all())
         s = _Sample(int(frame), float(t_s), np.nan_to_num(x), ok)
+        if ok and self._neutral is not None and s.frame in self._neutral:
+            self._neutral_ok.add(s.frame)
         out: list[Event] = []
         for c, d in self._cond.push(s):
-            out += self._detect(c, d)
+            out += self._take(c, d)
+        return out
+
+    def _take(self, c: _Sample, d: np.ndarray, last: bool = False) -> list[Event]:
+        if self._neutral is None:
+            return self._detect(c, d)
+        self._held.append((c, d))  # the neutral stretch is not all conditioned yet
+        if c.frame < self._neutral_last and not last:
+            return []
+        ok = [v for s, v in self._held if s.frame in self._neutral_ok]
+        usable = [v for s, v in self._held if s.usable]
+        self.noise = Noise.of(
+            np.array(ok if len(ok) > 1 else usable if len(usable) > 1 else [v for _, v in self._held])
+        )
+        self._neutral, held, self._held = None, self._held, []
+        out: list[Event] = []
+        for s, v in held:
+            out += self._detect(s, v)
         return out
 
     def finish(self) -> list[Event]:
         """Flush at the end of the track: events still open are closed."""
         out: list[Event] = []
         for c, d in self._cond.finish():
-            out += self._detect(c, d)
+            out += self._take(c, d)
+        if self._neutral is not None and self._held:
+            out += self._take(*self._held.pop(), last=True)
         if self._run is not None:
             out += self._close(cut=False)
         return out
