@@ -516,7 +516,7 @@ def analyze_video(
         cols["flag_occlusion"] = (cols["occlusion"] > OCCLUSION_FLAG).astype(np.int8)
         if not images_mode:
             _decouple_pose(cols, neutral, baselines, workdir)
-        _fill_aus(cols, baselines, images_mode and given is None)
+        _fill_aus(cols, baselines, images_mode and given is None, mode)
         cols["spot_state"] = np.full(int(cols["n"]), EXCLUDED, np.int8)
         events, suppressed = (
             (pd.DataFrame(columns=list(EVENT_COLUMNS)), 0)
@@ -770,7 +770,9 @@ def _decouple_pose(
         cols["bs"][rows] = remove_pose_coupling(cols["bs"][rows], pose, t, fit, local)
 
 
-def _fill_aus(cols: dict[str, np.ndarray], baselines: dict[int, Baseline], blendshapes_only: bool) -> None:
+def _fill_aus(
+    cols: dict[str, np.ndarray], baselines: dict[int, Baseline], blendshapes_only: bool, mode: str
+) -> None:
     n = int(cols["n"])
     au_r = np.full((n, len(AU_CODES)), np.nan, np.float32)
     for f, b in baselines.items():
@@ -779,7 +781,11 @@ def _fill_aus(cols: dict[str, np.ndarray], baselines: dict[int, Baseline], blend
             [b.geo_neutral, np.zeros(len(FLOW_FEATURE_NAMES))]
         )  # flow is neutral-relative
         au_r[sel] = au_intensity(
-            cols["geo"][sel], cols["bs"][sel], geo_neutral=geo_neutral, bs_neutral=b.bs_neutral
+            cols["geo"][sel],
+            cols["bs"][sel],
+            geo_neutral=geo_neutral,
+            bs_neutral=b.bs_neutral,
+            landmark_mode=mode,
         )
     if blendshapes_only:
         sel = cols["success"] > 0
@@ -896,6 +902,7 @@ class FrameAnalyzer:
         warmup_s: seconds of each face's track used to calibrate when no neutral is given.
         neutral_range: (start_s, end_s): calibrate each face on its frames in this range instead.
         spot_options: settings whose ``min_confidence`` decides ``WarmupTrack.usable``.
+        landmark_mode: the MediaPipe mode the landmarks come from (it sets the AU geometry scales).
     """
 
     def __init__(
@@ -904,8 +911,10 @@ class FrameAnalyzer:
         warmup_s: float = 1.0,
         neutral_range: tuple[float, float] | None = None,
         spot_options: SpotOptions | None = None,
+        landmark_mode: str = "video",
     ) -> None:
         self.given = given
+        self.landmark_mode = landmark_mode
         self.warmup_s = warmup_s
         self.neutral_range = neutral_range
         self.min_confidence = (spot_options or SpotOptions()).min_confidence
@@ -949,6 +958,7 @@ class FrameAnalyzer:
             bs,
             geo_neutral=np.concatenate([b.geo_neutral, np.zeros(len(FLOW_FEATURE_NAMES))]),
             bs_neutral=b.bs_neutral,
+            landmark_mode=self.landmark_mode,
         )
         self.meters[fid], self.flow_offset[fid] = meter, offset
         usable = np.array(w.spot_ok, bool) & ~occluded
@@ -1009,6 +1019,7 @@ class FrameAnalyzer:
                     f.blendshapes,
                     geo_neutral=np.concatenate([b.geo_neutral, zeros_flow]),
                     bs_neutral=b.bs_neutral,
+                    landmark_mode=self.landmark_mode,
                 )
             present = au_presence(au)
             occ = meters[fid].occlusion(crop)
@@ -1056,9 +1067,10 @@ def iter_analyze(
     opts = options if options is not None else AnalyzeOptions(**kwargs)  # type: ignore[arg-type]
     given = baseline if baseline is not None else _given_baseline(opts)
     src_kwargs = {"fps": opts.fps, "images": opts.images, "start_s": opts.start_s, "end_s": opts.end_s}
-    analyzer = FrameAnalyzer(given, warmup_s, neutral_range=opts.neutral if given is None else None)
     with open_source(Path(path), **src_kwargs) as src:
         mode = "image" if src.kind == "images" else opts.landmark_mode
+        neutral_range = opts.neutral if given is None else None
+        analyzer = FrameAnalyzer(given, warmup_s, neutral_range=neutral_range, landmark_mode=mode)
         for index, t_s, _name, raw_faces, _err in observe_in_process(
             src, model_path=opts.model_path, max_faces=opts.max_faces, mode=mode
         ):

@@ -50,3 +50,41 @@ def test_quality_measures_see_blur_and_darkness():
     assert flags(s_sharp, dark_lum, 0.0, 0.0, size, th) == (0, 1, 0, 0)
     assert flags(s_sharp, lum, 30.0, 0.0, size, th)[1] == 1  # a light jump (flicker)
     assert flags(s_sharp, lum, 0.0, 90.0, 50.0, th)[2:] == (1, 1)
+
+
+def _observation(yaw_deg: float):
+    from microexpr.types import FaceObservation
+
+    rng = np.random.default_rng(1)
+    lm = rng.uniform(100, 300, (478, 3))
+    a = np.radians(yaw_deg)
+    m = np.eye(4)
+    m[:3, :3] = [[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]]
+    m[2, 3] = -40.0
+    return FaceObservation(0, lm, np.zeros(52), m)
+
+
+def _speeds(fps: float, yaw_at) -> np.ndarray:
+    from microexpr.measure.frame import FaceMeasurer
+    from microexpr.measure.quality import QUALITY_COLUMNS
+
+    fm = FaceMeasurer(lambda fid, f: f.landmarks_px)
+    k = QUALITY_COLUMNS.index("head_speed_deg_s")
+    t = np.arange(int(fps)) / fps
+    return np.array(
+        [
+            fm.measure(_observation(yaw_at(i, ti)), ti, (100.0, 120.0, 200.0)).quality[k]
+            for i, ti in enumerate(t)
+        ]
+    )
+
+
+def test_head_speed_is_the_same_at_any_frame_rate_and_pose_jitter_is_not_motion():
+    """A still head whose pose estimate jitters by 0.3 deg frame to frame must not read as fast motion at 200 fps
+    (a frame-to-frame difference would call it 60 deg/s and flag it); a real 30 deg/s turn reads 30 at any rate."""
+    jitter = lambda i, t: 0.3 * (i % 2)  # noqa: E731
+    for fps in (30, 120, 200):
+        still = _speeds(fps, jitter)[10:]
+        assert still.max() < 0.3 * fps / 2 and np.median(still) < 15.0, (fps, still.max())
+        turning = _speeds(fps, lambda i, t: 30.0 * t)[10:]
+        np.testing.assert_allclose(turning, 30.0, rtol=0.05)

@@ -221,7 +221,7 @@ def run_live(
             errors.append(e)
             stop.set()
 
-    analyzer = FrameAnalyzer(baseline, neutral_range=neutral_range)  # type: ignore[arg-type]
+    analyzer = FrameAnalyzer(baseline, neutral_range=neutral_range, landmark_mode=mode)  # type: ignore[arg-type]
     spotter = OnlineSpotter() if spot else None
     threads = [threading.Thread(target=capture, daemon=True, name="mx-capture")]
     threads += [

@@ -115,12 +115,14 @@ RULES: tuple[AURule, ...] = (
             - 0.25 * _relu(d.brow_inner_raise)
             - 0.1 * _relu(d.brow_outer_raise)
             - 0.05 * _relu(-d.chin_raise)
+            - 0.5 * _relu(d.chin_raise)
+            - 0.1 * _relu(d.lip_gap)
         ),
         0.0068,
         ("eyeWideLeft", "eyeWideRight"),
         0.6,
         0.1,
-        "upper-lid rise and eye opening, less what raised brows and a dropped jaw explain; eyeWide. The weakest "
+        "upper-lid rise and eye opening, less what raised brows, a moving chin and parted lips explain; eyeWide. The weakest "
         "AU: MediaPipe's lid landmarks follow about a tenth of a rendered lid raise",
         "AU01+AU02 (raised brows pull the lid skin); gaze up",
     ),
@@ -239,9 +241,9 @@ RULES: tuple[AURule, ...] = (
         "AU23",
         lambda d: _relu(
             -d.lip_thickness
-            - 0.3 * _relu(d.chin_raise)
+            - 0.6 * _relu(d.chin_raise)
             - 0.15 * _relu(-d.corner_raise)
-            - 0.3 * _relu(d.flow_nose_ala)
+            - 0.6 * _relu(d.flow_nose_ala)
         ),
         0.00678,
         ("mouthPressLeft", "mouthPressRight"),
@@ -285,6 +287,30 @@ RULES: tuple[AURule, ...] = (
 RULE_BY_CODE = {r.code: r for r in RULES}
 assert tuple(r.code for r in RULES) == AU_CODES
 
+# MediaPipe's video mode filters landmarks over time, which damps some movements and not others; each frame
+# alone (image mode) moves them by a different amount. The geometry scales above were fitted in video mode;
+# in image mode each AU's geometry score is first divided by its ratio below (image / video response to the
+# same rendered movement, measured by benchmarks/au_scales.py on the rendered AU sweep).
+IMAGE_MODE_RATIO: dict[str, float] = {
+    "AU01": 1.3,
+    "AU02": 1.21,
+    "AU04": 0.88,
+    "AU05": 0.65,
+    "AU06": 0.96,
+    "AU07": 1.07,
+    "AU09": 1.8,
+    "AU10": 1.34,
+    "AU12": 0.99,
+    "AU14": 0.39,
+    "AU15": 1.22,
+    "AU17": 1.36,
+    "AU20": 0.9,
+    "AU23": 2.71,
+    "AU25": 1.84,
+    "AU26": 1.04,
+    "AU45": 0.88,
+}
+
 
 def au_intensity(
     geo: np.ndarray,
@@ -293,6 +319,7 @@ def au_intensity(
     geo_neutral: np.ndarray | None,
     bs_neutral: np.ndarray | None,
     geometry: bool = True,
+    landmark_mode: str = "video",
 ) -> np.ndarray:
     """AU intensities on the FACS 0-5 scale.
 
@@ -303,6 +330,7 @@ def au_intensity(
         bs_neutral: (52,) the subject's neutral blendshapes.
         geometry: False when no neutral face is known (single photos): blendshapes alone, taken as
             absolute scores, give the intensity.
+        landmark_mode: the MediaPipe running mode the landmarks came from (``video`` or ``image``).
 
     Returns:
         (T, n_au) or (n_au,) float32 intensities in [0, 5], columns in AU_CODES order.
@@ -316,7 +344,8 @@ def au_intensity(
     bs_delta = _relu(bs - np.asarray(bs_neutral, np.float64))
     out = np.empty(geo.shape[:-1] + (len(RULES),), np.float64)
     for k, r in enumerate(RULES):
-        g = np.asarray(r.geo(d), np.float64) / r.geo_full
+        scale = r.geo_full * (IMAGE_MODE_RATIO.get(r.code, 1.0) if landmark_mode == "image" else 1.0)
+        g = np.asarray(r.geo(d), np.float64) / scale
         b = bs_delta[..., [BLENDSHAPE_INDEX[n] for n in r.blendshapes]].mean(-1) / r.bs_full
         mix = (1.0 - r.w_bs) * g + r.w_bs * b if geometry else b
         out[..., k] = 5.0 * np.clip(mix, 0.0, 1.0)

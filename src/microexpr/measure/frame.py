@@ -6,6 +6,7 @@ rotation and luminance) so that a stream of observations can be measured one fra
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -49,6 +50,11 @@ class _FaceState:
     rotation: np.ndarray | None = None
     t_s: float | None = None
     luminance: float | None = None
+    poses: deque = field(default_factory=deque)  # (t_s, rotation) over the last SPEED_WINDOW_S
+
+
+SPEED_WINDOW_S = 0.05  # head speed is the rotation over at least this long: frame-to-frame pose jitter
+# divided by 1/200 s would read as fast motion at high frame rates
 
 
 @dataclass
@@ -93,8 +99,14 @@ class FaceMeasurer:
         speed = 0.0
         jump = 0.0
         if st.t_s is not None and t_s > st.t_s:
-            speed = angular_distance_deg(st.rotation, rot) / (t_s - st.t_s)
+            while len(st.poses) > 1 and st.poses[1][0] <= t_s - SPEED_WINDOW_S + 1e-9:
+                st.poses.popleft()  # keep the newest pose at least a window old, and what came after it
+            t0, rot0 = st.poses[0]
+            speed = angular_distance_deg(rot0, rot) / (t_s - t0)
             jump = abs(lum - st.luminance)
+        elif st.t_s is not None:
+            st.poses.clear()  # time went backwards (a new photo): start again
+        st.poses.append((t_s, rot))
         st.rotation, st.t_s, st.luminance = rot, t_s, lum
         fl = flags(sharp, lum, jump, speed, size, self.thresholds)
         quality = np.array([sharp, lum, jump, speed, size, *fl], np.float64)

@@ -60,13 +60,18 @@ def observe_in_process(src, *, model_path, max_faces: int, mode: str) -> Iterato
 
 
 def plan_chunks(
-    first: int, n: int, workers: int, seek_points: np.ndarray | None = None, decode_cost: float = 0.1
+    first: int,
+    n: int,
+    workers: int,
+    seek_points: np.ndarray | None = None,
+    decode_cost: float = 0.1,
+    overlap: int = OVERLAP_FRAMES,
 ) -> list[tuple[int, int, int]]:
     """Split frames [first, first+n) into chunks for ``workers`` processes.
 
-    Each chunk is (decode_from, stop, keep_from): decoding starts at ``decode_from`` (at least
-    OVERLAP_FRAMES before ``keep_from``, so the landmarker's temporal filter settles) and reaching it costs
-    decoding from the keyframe before it. Small chunks (at most CHUNK_FRAMES) balance the workers; when
+    Each chunk is (decode_from, stop, keep_from): decoding starts at ``decode_from`` (``overlap`` frames
+    before ``keep_from``, so the landmarker's temporal filter settles; 0 in image mode) and reaching it
+    costs decoding from the keyframe before it. Small chunks (at most CHUNK_FRAMES) balance the workers; when
     keyframes are sparse (a long-GOP research clip can have a single one) the re-decoding they would cost,
     weighed at ``decode_cost`` of a landmarker frame, makes fewer, longer chunks cheaper. Chunk k goes to
     worker k % workers.
@@ -78,7 +83,7 @@ def plan_chunks(
         chunks, wasted = [], 0.0
         for k in range(n_chunks):
             a, b = bounds[k], bounds[k + 1]
-            start = max(first, a - OVERLAP_FRAMES)
+            start = max(first, a - overlap)
             j = int(np.searchsorted(seeks, start, side="right")) - 1
             key = int(seeks[j]) if j >= 0 else first
             wasted += (start - key) * decode_cost
@@ -197,7 +202,8 @@ def observe_parallel(
 
     from microexpr._worker import read_frame
 
-    chunks = plan_chunks(src.first_index, src.info.frame_count, workers, src.seek_points())
+    overlap = OVERLAP_FRAMES if mode == "video" else 0  # each frame alone: nothing to settle
+    chunks = plan_chunks(src.first_index, src.info.frame_count, workers, src.seek_points(), overlap=overlap)
     state = _SpoolState()
     procs, threads, tails = [], [], []
     for w in range(workers):
