@@ -96,14 +96,21 @@ def main() -> None:
             clip = render(face, a.fps, Path(tmp) / f"{face}.mp4")
             gv, mv = measure(clip, "video")
             gi, mi = measure(clip, "image")
-            print(f"\n## {face}\n\n| AU | geometry video | geometry image | image/video | own video | own image |")
+            print(
+                f"\n## {face}\n\n| AU | geometry video | geometry image | image/video | own video | own image |"
+            )
             print("|---|---|---|---|---|---|")
             for k, code in enumerate(AU_CODES):
                 ratio = gi[k] / gv[k] if abs(gv[k]) > 1e-6 else float("nan")
-                print(f"| {code} | {gv[k]:.4f} | {gi[k]:.4f} | {ratio:.2f} | {mv[k, k]:.2f} | {mi[k, k]:.2f} |")
+                print(
+                    f"| {code} | {gv[k]:.4f} | {gi[k]:.4f} | {ratio:.2f} | {mv[k, k]:.2f} | {mi[k, k]:.2f} |"
+                )
             for mode, m in (("video", mv), ("image", mi)):
                 bad = confusions(m)
-                print(f"\n{mode} mode: " + ("every AU dominates its own movement" if not bad else "; ".join(bad)))
+                print(
+                    f"\n{mode} mode: "
+                    + ("every AU dominates its own movement" if not bad else "; ".join(bad))
+                )
 
 
 if __name__ == "__main__":
