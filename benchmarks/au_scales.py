@@ -47,8 +47,7 @@ def render(face: str, fps: float, path: Path) -> Path:
 def measure(path: Path, mode: str) -> tuple[np.ndarray, np.ndarray]:
     """(geometry score per AU at its own apex (n_au,), response matrix M[i, j] of AU i to movement j)."""
     from microexpr import analyze_video
-    from microexpr.facs import BLENDSHAPE_INDEX  # noqa: F401  (the rules read blendshapes by name)
-    from microexpr.measure.au import RULES, _D
+    from microexpr.measure.au import _D, RULES
 
     r = analyze_video(path, landmark_mode=mode)
     c, b = r.columns, r.baselines[0]
