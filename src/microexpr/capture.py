@@ -75,6 +75,27 @@ def frame_timing(t_s: np.ndarray) -> tuple[float, float, int, int]:
     return 1.0 / step, float(dt[dt > 0].std() * 1000.0), dropped, int((dt <= 0.25 * step).sum())
 
 
+def face_measures(lm: object, image: np.ndarray) -> tuple[float, float, float, float | None] | None:
+    """(face width px, sharpness, luminance, unevenness of the halves or None) of the first face in an RGB
+    frame, found by ``lm`` (a :class:`~microexpr.track.landmarker.FaceLandmarker` in image mode); None: no
+    face."""
+    import cv2
+
+    faces = lm.detect(image)  # type: ignore[attr-defined]
+    if not faces:
+        return None
+    p = faces[0].landmarks_px
+    s, lu, _ = crop_measures(image, p)
+    x0, y0, x1, y1 = face_box(p, image.shape[1], image.shape[0], margin=0.0)
+    grey = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    half = grey.shape[1] // 2
+    uneven = None
+    if half > 0:
+        a, b = float(grey[:, :half].mean()), float(grey[:, half:].mean())
+        uneven = abs(a - b) / max((a + b) / 2.0, 1e-6)
+    return float(np.ptp(p[:, 0])), s, lu, uneven
+
+
 def check_capture(
     path: Path | str, *, fps: float | None = None, model_path: Path | None = None
 ) -> CaptureReport:
@@ -85,8 +106,6 @@ def check_capture(
         fps: frame rate of an image-sequence folder.
         model_path: another face model than the installed one.
     """
-    import cv2
-
     from microexpr.io import open_source
     from microexpr.track.landmarker import FaceLandmarker
 
@@ -104,20 +123,14 @@ def check_capture(
                 if fr.index not in sample:
                     continue
                 seen += 1
-                faces = lm.detect(np.asarray(fr.image))
-                if not faces:
+                m = face_measures(lm, np.asarray(fr.image))
+                if m is None:
                     continue
-                p = faces[0].landmarks_px
-                widths.append(float(np.ptp(p[:, 0])))
-                s, lu, _ = crop_measures(np.asarray(fr.image), p)
-                sharp.append(s)
-                lum.append(lu)
-                x0, y0, x1, y1 = face_box(p, fr.image.shape[1], fr.image.shape[0], margin=0.0)
-                grey = cv2.cvtColor(np.ascontiguousarray(fr.image[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
-                half = grey.shape[1] // 2
-                if half > 0:
-                    a, b = float(grey[:, :half].mean()), float(grey[:, half:].mean())
-                    uneven.append(abs(a - b) / max((a + b) / 2.0, 1e-6))
+                widths.append(m[0])
+                sharp.append(m[1])
+                lum.append(m[2])
+                if m[3] is not None:
+                    uneven.append(m[3])
         rep = CaptureReport(
             path=str(path),
             frames=n,

@@ -295,11 +295,19 @@ app.command("export")(export_cmd)
 
 @app.command("check-capture")
 def check_capture_cmd(
-    input: Path = typer.Argument(..., help="A recording (video file, or image-sequence folder with --fps)."),
-    fps: Optional[float] = typer.Option(None, "--fps", help="Frame rate of an image-sequence folder."),
+    input: Optional[Path] = typer.Argument(
+        None, help="A recording (video file, or image-sequence folder with --fps)."
+    ),
+    fps: Optional[float] = typer.Option(
+        None, "--fps", help="Frame rate of an image-sequence folder, or to ask of the camera."
+    ),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the report as JSON."),
+    camera: Optional[str] = typer.Option(None, "--camera", help="Check a camera instead: 0 or /dev/video0."),
+    seconds: float = typer.Option(5.0, "--seconds", help="With --camera: seconds of frames to read."),
+    size: Optional[str] = typer.Option(None, "--size", help="With --camera: WIDTHxHEIGHT to ask for."),
 ) -> None:
-    """Can this recording catch micro-expressions? Real fps, dropped frames, face size, blur, light; what to change."""
+    """Can this recording (or camera) catch micro-expressions? Real fps, jitter, dropped frames, face size, blur,
+    light; what to change."""
 
     def body() -> None:
         from rich.table import Table
@@ -307,13 +315,26 @@ def check_capture_cmd(
         from microexpr.capture import check_capture
         from microexpr.outputs import write_json
 
-        r = check_capture(input, fps=fps)
+        if (input is None) == (camera is None):
+            from microexpr.errors import OptionError
+
+            raise OptionError("give a recording or --camera N (one of the two)")
+        if camera is not None:
+            from microexpr.live.check import check_camera
+
+            r = check_camera(camera, seconds=seconds, fps=fps, size=size)
+        else:
+            r = check_capture(input, fps=fps)
         t = Table("measure", "value", show_header=False)
         t.add_row("frames", str(r.frames))
         t.add_row(
             "frame rate",
-            f"{r.measured_fps:.2f} fps measured, {r.nominal_fps:.2f} declared, jitter {r.jitter_ms:.2f} ms",
+            f"{r.measured_fps:.2f} fps measured, {r.nominal_fps:.2f} {'asked for' if camera else 'declared'}, "
+            f"jitter {r.jitter_ms:.2f} ms",
         )
+        if camera is not None:
+            t.add_row("frame interval", f"median {r.interval_ms:.2f} ms, p95 {r.interval_p95_ms:.2f} ms")
+            t.add_row("frame size", f"{r.width}x{r.height} px, read for {r.seconds:.1f} s")
         t.add_row("dropped / duplicated", f"{r.dropped} / {r.duplicated}")
         t.add_row("face", f"found in {r.face_found:.0%} of sampled frames, {r.face_width_px:.0f} px wide")
         t.add_row("sharpness", f"{r.sharpness:.0f}")

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from microexpr.errors import OutputError
@@ -42,6 +43,30 @@ EVENT_COLUMNS = (
     "emotion",
     "confidence",
 )
+
+
+def events_table(events: list) -> pd.DataFrame:
+    """Spotted :class:`~microexpr.types.Event` objects as the events table (``EVENT_COLUMNS``)."""
+    return pd.DataFrame(
+        [
+            {
+                "face_id": e.face_id,
+                "kind": e.kind,
+                "onset_frame": e.onset_frame,
+                "apex_frame": e.apex_frame,
+                "offset_frame": e.offset_frame,
+                "onset_s": round(e.onset_s, 6),
+                "apex_s": round(e.apex_s, 6),
+                "offset_s": round(e.offset_s, 6),
+                "duration_ms": round(e.duration_ms, 3),
+                "aus": "+".join(e.au_codes),
+                "emotion": e.emotion,
+                "confidence": e.confidence,
+            }
+            for e in events
+        ],
+        columns=list(EVENT_COLUMNS),
+    )
 
 
 # measured once the neutral face is known (second pass): how much of the face is hidden, and how spotting

@@ -36,6 +36,7 @@ from microexpr.measure.quality import QUALITY_COLUMNS
 from microexpr.outputs import (
     EVENT_COLUMNS,
     commit_out_dir,
+    events_table,
     frames_schema,
     prepare_out_dir,
     write_json,
@@ -721,26 +722,7 @@ def _spot(
         cols["spot_state"][rows] = track.state
         events += track.events
         suppressed += track.suppressed
-    table = pd.DataFrame(
-        [
-            {
-                "face_id": e.face_id,
-                "kind": e.kind,
-                "onset_frame": e.onset_frame,
-                "apex_frame": e.apex_frame,
-                "offset_frame": e.offset_frame,
-                "onset_s": round(e.onset_s, 6),
-                "apex_s": round(e.apex_s, 6),
-                "offset_s": round(e.offset_s, 6),
-                "duration_ms": round(e.duration_ms, 3),
-                "aus": "+".join(e.au_codes),
-                "emotion": e.emotion,
-                "confidence": e.confidence,
-            }
-            for e in events
-        ],
-        columns=list(EVENT_COLUMNS),
-    )
+    table = events_table(events)
     return table, suppressed
 
 

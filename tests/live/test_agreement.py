@@ -31,15 +31,23 @@ def _key(e) -> tuple:
     return (e.kind, e.onset_frame, e.apex_frame, e.offset_frame)
 
 
-@pytest.mark.parametrize("neutral", [None, (0.0, 1.0)], ids=["auto-neutral", "given-neutral"])
-def test_live_events_are_the_offline_events_within_one_frame(expressive_clip, neutral):
-    offline = analyze_video(expressive_clip, neutral=neutral)
+@pytest.mark.parametrize(
+    "neutral,mode",
+    [(None, "video"), ((0.0, 1.0), "video"), (None, "image")],
+    ids=["auto-neutral", "given-neutral", "image-mode"],
+)
+def test_live_events_are_the_offline_events_within_one_frame(expressive_clip, neutral, mode):
+    """Default live mode: two landmarker threads, each tracking every other frame in video mode (offline
+    tracks every frame), so this measures that the landmarks' small differences move no event boundary by more
+    than a frame. In image mode each frame's landmarks are the same in both by construction."""
+    offline = analyze_video(expressive_clip, neutral=neutral, landmark_mode=mode)
     off = [_key(e) for e in offline.events.itertuples()]
     live = []
     st = run_live(
         open_live(str(expressive_clip)),
         workers=2,
         neutral_range=neutral,
+        mode=mode,
         on_frame=lambda fr, events, _lat: live.extend(events),
     )
     on = [_key(e) for e in live]
@@ -49,3 +57,39 @@ def test_live_events_are_the_offline_events_within_one_frame(expressive_clip, ne
     assert len(on) == len(off), f"offline {off}\nlive {on}"
     for a, b in zip(sorted(off), sorted(on)):
         assert a[0] == b[0] and np.abs(np.subtract(a[1:], b[1:])).max() <= 1, f"offline {a} live {b}"
+
+
+def test_the_commands_agree_too(expressive_clip, tmp_path):
+    """What a user runs: `microexpr analyze` and `microexpr live --events`, both told the neutral second."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    cmd = [sys.executable, "-m", "microexpr"]
+    subprocess.run(
+        [
+            *cmd,
+            "analyze",
+            str(expressive_clip),
+            "-o",
+            str(tmp_path / "out"),
+            "--neutral",
+            "0-1",
+            "--no-report",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    live_csv = tmp_path / "live_events.csv"
+    subprocess.run(
+        [*cmd, "live", str(expressive_clip), "--neutral", "0-1", "--events", str(live_csv), "-q"],
+        check=True,
+        capture_output=True,
+    )
+    cols = ["kind", "onset_frame", "apex_frame", "offset_frame"]
+    off = pd.read_csv(tmp_path / "out" / "agree" / "events.csv")[cols].sort_values("onset_frame")
+    on = pd.read_csv(live_csv)[cols].sort_values("onset_frame")
+    assert len(off) >= 2 and len(on) == len(off), f"{off}\n{on}"
+    assert (off["kind"].to_numpy() == on["kind"].to_numpy()).all()
+    assert np.abs(off[cols[1:]].to_numpy() - on[cols[1:]].to_numpy()).max() <= 1

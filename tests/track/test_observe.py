@@ -63,3 +63,37 @@ def test_two_workers_on_a_truncated_file_keep_what_decodes_and_warn(tmp_path, fa
     f = r.frames
     assert 0 < len(f) <= decodable and f["frame"].is_monotonic_increasing
     assert (f["success"] == 1).mean() > 0.9
+
+
+def test_stderr_comes_back_when_landmarkers_start_on_several_threads_at_once():
+    """Two live landmarker threads warm up together; stderr must work afterwards (the run's summary and any
+    later error go there)."""
+    import os
+    import tempfile
+    import threading
+
+    from microexpr.track.landmarker import _native_stderr_silenced
+
+    with tempfile.TemporaryFile() as f:
+        saved = os.dup(2)
+        os.dup2(f.fileno(), 2)
+        try:
+            barrier = threading.Barrier(4)
+
+            def warm() -> None:
+                with _native_stderr_silenced():
+                    barrier.wait()
+                    os.write(2, b"hidden\n")
+                    barrier.wait()
+
+            threads = [threading.Thread(target=warm) for _ in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            os.write(2, b"seen\n")
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        f.seek(0)
+        assert f.read() == b"seen\n"

@@ -1,10 +1,11 @@
 """The live pipeline: capture -> landmarkers -> measures and online spotting -> your callback, in threads
 joined by bounded queues, with capture-to-output latency measured on every frame.
 
-Threads: one reads the source; ``workers`` landmarker threads each own a MediaPipe landmarker in video mode
-and take the next waiting frame (with two, each sees about every other frame and still tracks: MediaPipe
-releases the GIL while it runs, so both cores work); one puts results back in frame order and runs the
-per-frame analysis (:class:`~microexpr.pipeline.FrameAnalyzer`), the online spotter and the callback.
+Threads: one reads the source; ``workers`` landmarker threads each own a MediaPipe landmarker (video mode by
+default) and take frame i when i % workers is theirs (with two, each tracks every other frame, the same ones
+on every run: MediaPipe releases the GIL while it runs, so both cores work); one puts results back in frame
+order and runs the per-frame analysis (:class:`~microexpr.pipeline.FrameAnalyzer`), the online spotter and
+the callback.
 
 A live source (a camera, a stream, a file with ``--realtime``) never waits for the pipeline: when the
 input queue is full the oldest frame is dropped and counted. A file read as fast as possible is not live:
@@ -102,36 +103,44 @@ class LiveStats:
 
 
 class _Inbox:
-    """A bounded FIFO of frames; a live source drops the oldest when it is full, a file waits."""
+    """A bounded queue of frames in ``lanes`` lanes, frame i in lane i % lanes (landmarker k reads lane k, so
+    each tracks a fixed, reproducible share of the frames); a live source drops the globally oldest frame
+    when it is full, a file waits."""
 
-    def __init__(self, size: int, drop_oldest: bool) -> None:
-        self.q: deque[LiveFrame] = deque()
+    def __init__(self, size: int, drop_oldest: bool, lanes: int = 1) -> None:
+        self.lanes: list[deque[LiveFrame]] = [deque() for _ in range(max(1, lanes))]
         self.size = size
         self.drop_oldest = drop_oldest
         self.cv = threading.Condition()
         self.closed = False
         self.dropped: set[int] = set()  # indices of the frames dropped
         self.max_len = 0
+        self.n = 0  # frames waiting, over all lanes
 
     def put(self, fr: LiveFrame, stop: threading.Event) -> None:
         with self.cv:
             if self.drop_oldest:
-                if len(self.q) >= self.size:
-                    self.dropped.add(self.q.popleft().index)
+                if self.n >= self.size:
+                    oldest = min((q for q in self.lanes if q), key=lambda q: q[0].index)
+                    self.dropped.add(oldest.popleft().index)
+                    self.n -= 1
             else:
-                while len(self.q) >= self.size and not stop.is_set():
+                while self.n >= self.size and not stop.is_set():
                     self.cv.wait(0.1)
-            self.q.append(fr)
-            self.max_len = max(self.max_len, len(self.q))
+            self.lanes[fr.index % len(self.lanes)].append(fr)
+            self.n += 1
+            self.max_len = max(self.max_len, self.n)
             self.cv.notify_all()
 
-    def get(self, stop: threading.Event) -> LiveFrame | None:
+    def get(self, stop: threading.Event, lane: int = 0) -> LiveFrame | None:
+        q = self.lanes[lane]
         with self.cv:
-            while not self.q and not self.closed and not stop.is_set():
+            while not q and not self.closed and not stop.is_set():
                 self.cv.wait(0.1)
-            if not self.q:
+            if not q:
                 return None
-            fr = self.q.popleft()
+            fr = q.popleft()
+            self.n -= 1
             self.cv.notify_all()
             return fr
 
@@ -184,7 +193,7 @@ def run_live(
 
     model = model_path if model_path is not None else require_model()
     stop = stop if stop is not None else threading.Event()
-    inbox = _Inbox(queue_size, drop_oldest=source.live)
+    inbox = _Inbox(max(queue_size, workers), drop_oldest=source.live, lanes=workers)
     results: dict[int, tuple] = {}
     res_cv = threading.Condition()
     stats = stats if stats is not None else LiveStats()
@@ -207,10 +216,10 @@ def run_live(
             done_reading.set()
             inbox.close()
 
-    def landmark(lm: FaceLandmarker) -> None:
+    def landmark(lm: FaceLandmarker, lane: int) -> None:
         try:
             while True:
-                fr = inbox.get(stop)
+                fr = inbox.get(stop, lane)
                 if fr is None:
                     return
                 faces, _err = detect_raw(lm, fr.image, fr.t_s)
@@ -225,7 +234,7 @@ def run_live(
     spotter = OnlineSpotter() if spot else None
     threads = [threading.Thread(target=capture, daemon=True, name="mx-capture")]
     threads += [
-        threading.Thread(target=landmark, args=(lm,), daemon=True, name=f"mx-lm{k}")
+        threading.Thread(target=landmark, args=(lm, k), daemon=True, name=f"mx-lm{k}")
         for k, lm in enumerate(landmarkers)
     ]
     t_start = time.monotonic()
@@ -255,7 +264,7 @@ def run_live(
             latency_ms = (now - captured) * 1000.0
             stats.add_latency(latency_ms)
             stats.events += len(events)
-            stats.dropped, stats.queue = len(inbox.dropped), len(inbox.q)
+            stats.dropped, stats.queue = len(inbox.dropped), inbox.n
             stats.max_queue, stats.duration_s = inbox.max_len, now - t_start
             if on_frame is not None:
                 on_frame(fr, events, latency_ms)

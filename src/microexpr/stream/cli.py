@@ -67,7 +67,7 @@ def register(app: typer.Typer, synth_app: typer.Typer) -> None:
     @app.command("stream")
     def stream_cmd(
         source: str = typer.Argument(
-            ..., help="Video file, or a curves CSV from `synth curves` (camera: issue #6)."
+            ..., help="Video file, or a curves CSV from `synth curves` (a camera: `microexpr live`)."
         ),
         vmc: Optional[str] = typer.Option(
             None, "--vmc", help="Send VMC (OSC/UDP) to HOST:PORT (default port 39539)."

@@ -31,7 +31,7 @@ class StreamStats:
 
 
 def check_source(source: str) -> Path:
-    """A video file path; a camera index or device gets a clear message until live capture lands (issue #6).
+    """A video file path; a camera index or device gets a one-line pointer to ``microexpr live`` (issue #6).
 
     Raises:
         OptionError: a camera was asked for.
@@ -39,7 +39,8 @@ def check_source(source: str) -> Path:
     """
     if source.isdigit() or source.startswith("/dev/video"):
         raise OptionError(
-            f"camera {source!r}: live camera capture is not available yet (issue #6); stream a video file"
+            f"camera {source!r}: `microexpr stream` plays files; stream a camera with "
+            f"`microexpr live {source} --vmc/--livelink/--ws` (issue #6)"
         )
     p = Path(source)
     if not p.exists():
@@ -114,6 +115,52 @@ class Retargeters:
         )
 
 
+class SinkFeed:
+    """Turns :class:`~microexpr.pipeline.FrameResult` s and spotted events into what sinks receive: each face
+    retargeted (:class:`Retargeters`), each event labelled with its emotion as ``analyze`` labels it, both sent
+    to every sink. Shared by ``microexpr stream`` and ``microexpr live``.
+
+    Args:
+        sinks: open sinks (the caller enters and exits them).
+        rig, gain, channel_gain, smoothing_ms: as :class:`Retargeters`.
+        emotions: label events with the AU-prototype emotion.
+    """
+
+    def __init__(
+        self,
+        sinks: Iterable[Sink],
+        *,
+        rig: str = "arkit",
+        gain: float = 1.0,
+        channel_gain: Mapping[str, float] | None = None,
+        smoothing_ms: float = 0.0,
+        emotions: bool = True,
+    ) -> None:
+        self.sinks = list(sinks)
+        self.retargeters = Retargeters(rig, gain=gain, channel_gain=channel_gain, smoothing_ms=smoothing_ms)
+        self._label = _labeller(emotions)
+
+    def frame(self, fr: object, t_enter: float = 0.0) -> int:
+        """Send each face of ``fr`` (a FrameResult); returns the face-frames sent."""
+        n = 0
+        for face in fr.faces:  # type: ignore[attr-defined]
+            af = self.retargeters.frame(fr.index, fr.t_s, face, t_enter)  # type: ignore[attr-defined]
+            for s in self.sinks:
+                s.send(af)
+            n += 1
+        return n
+
+    def events(self, events: Iterable[Event]) -> list[Event]:
+        """Label and send ``events``; returns them labelled."""
+        out = []
+        for ev in events:
+            ev = self._label(ev)
+            out.append(ev)
+            for s in self.sinks:
+                s.event(ev)
+        return out
+
+
 def stream_video(
     source: Path | str,
     sinks: Iterable[Sink],
@@ -141,12 +188,17 @@ def stream_video(
     from microexpr.pipeline import AnalyzeOptions, iter_analyze
     from microexpr.temporal.online import OnlineSpotter
 
-    sinks = list(sinks)
-    rts = Retargeters(rig, gain=gain, channel_gain=channel_gain, smoothing_ms=smoothing_ms)
+    opts = options if options is not None else AnalyzeOptions(workers=1)
+    feed = SinkFeed(
+        sinks,
+        rig=rig,
+        gain=gain,
+        channel_gain=channel_gain,
+        smoothing_ms=smoothing_ms,
+        emotions=bool(getattr(opts, "emotions", True)),
+    )
     spotter = OnlineSpotter()
     stats = StreamStats(event_delay_ms=spotter.delay_ms)
-    opts = options if options is not None else AnalyzeOptions(workers=1)
-    label = _labeller(bool(getattr(opts, "emotions", True)))
     t0 = time.perf_counter()
     first_t: float | None = None
     it = iter(iter_analyze(source, opts))  # type: ignore[arg-type]
@@ -162,24 +214,12 @@ def stream_video(
             wait = (fr.t_s - first_t) - (time.perf_counter() - t0)
             if wait > 0:
                 time.sleep(wait)
-        for face in fr.faces:
-            af = rts.frame(fr.index, fr.t_s, face, t_enter)
-            for s in sinks:
-                s.send(af)
-            stats.sent += 1
-        for ev in spotter.push(fr):
-            ev = label(ev)
-            stats.events.append(ev)
-            for s in sinks:
-                s.event(ev)
+        stats.sent += feed.frame(fr, t_enter)
+        stats.events += feed.events(spotter.push(fr))
         stats.frames += 1
         if on_frame is not None:
             on_frame(stats.frames)
-    for ev in spotter.flush():
-        ev = label(ev)
-        stats.events.append(ev)
-        for s in sinks:
-            s.event(ev)
+    stats.events += feed.events(spotter.flush())
     stats.wall_s = time.perf_counter() - t0
     if stats.frames == 0:
         raise InputError(f"{source}: no frames could be read")

@@ -72,14 +72,11 @@ class Hub:
         q.put_nowait(text)
 
 
-def make_app(hub: Hub, *, page: bool = True):  # noqa: ANN201 - FastAPI is imported here, not at module level
-    """The FastAPI app: ``/ws`` (the stream), and with ``page`` the preview page at ``/``."""
-    from fastapi import FastAPI, WebSocket, WebSocketDisconnect
-    from fastapi.responses import FileResponse, HTMLResponse
+def add_ws_route(app, hub: Hub, path: str = "/ws") -> None:  # noqa: ANN001 - a FastAPI app
+    """Add the WebSocket endpoint that relays ``hub``'s messages (hello first, then recent events) to ``app``."""
+    from fastapi import WebSocket, WebSocketDisconnect
 
-    app = FastAPI(title="microexpr stream", docs_url=None, redoc_url=None, openapi_url=None)
-
-    @app.websocket("/ws")
+    @app.websocket(path)
     async def ws_endpoint(ws: WebSocket) -> None:
         await ws.accept()
         q: asyncio.Queue = asyncio.Queue(maxsize=QUEUE_FRAMES)
@@ -107,25 +104,102 @@ def make_app(hub: Hub, *, page: bool = True):  # noqa: ANN201 - FastAPI is impor
             sender.cancel()
             hub._detach(q)
 
+
+def add_page_routes(app, index: str = "index.html") -> None:  # noqa: ANN001 - a FastAPI app
+    """Serve the shipped static files (:func:`microexpr.web.static_dir`): ``index`` at ``/`` and each file at
+    ``/static/NAME`` (no other path)."""
+    from fastapi import HTTPException
+    from fastapi.responses import FileResponse, HTMLResponse
+
+    from microexpr.web import static_dir
+
+    files = {p.name: p for p in static_dir().iterdir() if p.is_file()}
+    page = files[index]
+
+    @app.get("/", response_class=HTMLResponse)
+    def index_page() -> FileResponse:
+        return FileResponse(page, media_type="text/html")
+
+    @app.get("/static/{name}")
+    def static(name: str) -> FileResponse:
+        if name not in files:  # only the shipped files: no path from the request reaches the disk
+            raise HTTPException(status_code=404)
+        return FileResponse(files[name])
+
+
+def make_app(hub: Hub, *, page: bool = True):  # noqa: ANN201 - FastAPI is imported here, not at module level
+    """The FastAPI app: ``/ws`` (the stream), and with ``page`` the preview page at ``/``."""
+    from fastapi import FastAPI
+
+    app = FastAPI(title="microexpr stream", docs_url=None, redoc_url=None, openapi_url=None)
+
+    add_ws_route(app, hub)
+
     if page:
-        from microexpr.web import static_dir
-
-        root = static_dir()
-        files = {p.name: p for p in root.iterdir() if p.is_file()}
-
-        @app.get("/", response_class=HTMLResponse)
-        def index() -> FileResponse:
-            return FileResponse(files["index.html"], media_type="text/html")
-
-        @app.get("/static/{name}")
-        def static(name: str) -> FileResponse:
-            from fastapi import HTTPException
-
-            if name not in files:  # only the shipped files: no path from the request reaches the disk
-                raise HTTPException(status_code=404)
-            return FileResponse(files[name])
+        add_page_routes(app)
 
     return app
+
+
+def lower_thread_priority(nice: int) -> None:
+    """Raise the calling thread's niceness by ``nice`` (Linux: threads have their own; elsewhere nothing)."""
+    import os
+
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except (AttributeError, OSError):
+        pass
+
+
+class BackgroundServer:
+    """A uvicorn server for ``app`` on ``host:port`` in a daemon thread (0: any free port; read ``.port``);
+    ``nice`` > 0 lowers that thread's CPU priority (Linux), so that it yields to analysis threads.
+
+    Raises:
+        OptionError: the address cannot be bound (one line).
+    """
+
+    def __init__(
+        self, app: object, host: str, port: int, name: str = "microexpr-http", nice: int = 0
+    ) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(
+            app,  # type: ignore[arg-type]
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            ws="websockets-sansio",
+            timeout_graceful_shutdown=2,
+        )
+        self.host = host
+        self._server = uvicorn.Server(config)
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._error: BaseException | None = None
+        self._nice = nice
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10.0
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise OptionError(f"cannot serve on {host}:{port} (address in use or not available)")
+            time.sleep(0.01)
+        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+
+    def _serve(self) -> None:
+        if self._nice > 0:
+            lower_thread_priority(self._nice)
+        try:
+            self._server.run()
+        except BaseException as e:  # noqa: BLE001 - a bind failure ends up here (uvicorn calls sys.exit)
+            self._error = e
+
+    def close(self) -> None:
+        """Stop serving."""
+        self._server.should_exit = True
+        self._thread.join(timeout=5.0)
 
 
 class WebSocketSink(SinkBase):
@@ -141,36 +215,10 @@ class WebSocketSink(SinkBase):
     def __init__(
         self, host: str = "127.0.0.1", port: int = 8765, *, hello: dict | None = None, page: bool = True
     ):
-        import uvicorn
-
         self.hub = Hub(hello)
         self.host = host
-        config = uvicorn.Config(
-            make_app(self.hub, page=page),
-            host=host,
-            port=port,
-            log_level="warning",
-            lifespan="off",
-            ws="websockets-sansio",
-            timeout_graceful_shutdown=2,
-        )
-        self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._serve, name="microexpr-ws", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10.0
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise OptionError(f"cannot serve on {host}:{port} (address in use or not available)")
-            time.sleep(0.01)
-        self.port = self._server.servers[0].sockets[0].getsockname()[1]
-
-    def _serve(self) -> None:
-        try:
-            self._server.run()
-        except BaseException as e:  # noqa: BLE001 - a bind failure ends up here (uvicorn calls sys.exit)
-            self._error = e
+        self._http = BackgroundServer(make_app(self.hub, page=page), host, port, name="microexpr-ws")
+        self.port = self._http.port
 
     @property
     def url(self) -> str:
@@ -193,5 +241,4 @@ class WebSocketSink(SinkBase):
     def close(self, drain_s: float = 0.5) -> None:
         """Stop serving (after up to ``drain_s`` for queued messages to leave)."""
         time.sleep(drain_s if self.hub.n_clients else 0.0)
-        self._server.should_exit = True
-        self._thread.join(timeout=5.0)
+        self._http.close()

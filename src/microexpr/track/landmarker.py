@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -125,26 +126,40 @@ class FaceLandmarker:
         return convert_result(result, w, h)
 
 
+_silence_lock = threading.Lock()
+_silence = {"depth": 0, "saved": -1}  # one redirection shared by every thread that asks for it
+
+
 @contextmanager
 def _native_stderr_silenced() -> Iterator[None]:
     """Silence what MediaPipe's C++ side writes to file descriptor 2 (glog lines no flag turns off).
 
-    Python-level errors still propagate as exceptions with their messages.
+    Python-level errors still propagate as exceptions with their messages. Reference counted: with several
+    landmarker threads starting at once, the first one in saves the real fd 2 and the last one out restores it
+    (each saving and restoring its own copy would leave stderr silenced for good).
     """
+    with _silence_lock:
+        if _silence["depth"] == 0:
+            try:
+                sys.stderr.flush()
+                saved = os.dup(2)
+            except (OSError, ValueError):
+                saved = -1
+            if saved >= 0:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.close(devnull)
+            _silence["saved"] = saved
+        _silence["depth"] += 1
     try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        with _silence_lock:
+            _silence["depth"] -= 1
+            if _silence["depth"] == 0 and _silence["saved"] >= 0:
+                os.dup2(_silence["saved"], 2)
+                os.close(_silence["saved"])
+                _silence["saved"] = -1
 
 
 def convert_result(result: object, width: int, height: int) -> list[FaceObservation]:
