@@ -394,10 +394,12 @@ def _run_ray(
             raise OptionError(f"cannot start or reach Ray ({address or 'local'}): {e}") from None
         started = True
     try:
-
-        @ray.remote(num_cpus=1)
+        # one core per actor, as the local workers: BLAS and OpenMP read their thread counts when the actor's
+        # process starts, so they go in its environment (set later, a multi-threaded BLAS sums in another
+        # order and the tables differ from the local workers' in the last digits)
+        @ray.remote(num_cpus=1, runtime_env={"env_vars": dict(SINGLE_THREAD_ENV)})
         class Analyst:
-            def __init__(self) -> None:  # one core per actor, as the local workers (batch/worker.py)
+            def __init__(self) -> None:
                 import cv2
 
                 os.environ.setdefault("MICROEXPR_THREADS", "1")
