@@ -57,14 +57,15 @@ def _fail(message: str, code: int = 2, jlog: _JsonLog | None = None) -> typer.Ex
     return typer.Exit(code)
 
 
-def _run(fn, jlog: _JsonLog | None = None):  # noqa: ANN001, ANN202
-    """Run a command body; user errors become one line and a non-zero exit, never a traceback."""
+def _run(fn, jlog: _JsonLog | None = None, interrupted: str = "interrupted; nothing was written"):  # noqa: ANN001, ANN202
+    """Run a command body; user errors become one line and a non-zero exit, never a traceback.
+    ``interrupted`` is the line printed on Ctrl-C (say what was kept, where something was)."""
     try:
         return fn()
     except MicroexprError as e:
         raise _fail(str(e), e.exit_code, jlog) from None
     except KeyboardInterrupt:
-        raise _fail("interrupted; nothing was written", 130, jlog) from None
+        raise _fail(interrupted, 130, jlog) from None
     except typer.Exit:
         raise
     except Exception as e:

@@ -235,3 +235,38 @@ def test_a_killed_batch_leaves_a_truthful_table_and_the_next_run_resumes(tmp_pat
     assert set(by.values()) <= {"ok", "skipped"} and list(by.values()).count("ok") >= 1
     for i in range(4):
         assert (out / f"v{i}" / "frames.parquet").is_file()
+
+
+def test_ctrl_c_says_what_was_kept_and_how_to_resume(tmp_path, clips):
+    root = tmp_path / "in"
+    root.mkdir()
+    for i in range(4):
+        shutil.copy(clips["abc"[i % 3]], root / f"v{i}.mp4")
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [*EXE, "batch", str(root), "-o", str(out), "--workers", "1", "--no-report", "-q"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline:
+            if (out / "batch.csv").exists() and (_table(out)["status"] == "ok").sum() >= 1:
+                break
+            assert proc.poll() is None, "the batch ended before it could be interrupted"
+            time.sleep(0.05)
+        else:
+            pytest.fail("no input finished in time")
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole process group
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert "kept in" in lines[0] and "resume" in lines[0] and "nothing was written" not in lines[0]
+    assert (_table(out)["status"] == "ok").sum() >= 1

@@ -83,4 +83,8 @@ def batch_cmd(
         if counts["failed"]:
             raise typer.Exit(1)
 
-    _run(body)
+    _run(
+        body,
+        interrupted=f"interrupted; the inputs already finished are kept in {output} (batch.csv): "
+        "run the same command again to resume",
+    )
