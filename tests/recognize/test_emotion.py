@@ -53,3 +53,13 @@ def test_the_package_and_analysis_path_never_import_torch_or_onnxruntime():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_every_synthesised_emotion_is_recognised_as_itself():
+    """Synthesis (synth/expression.py, with weights and sides) and recognition (PROTOTYPES) keep their own
+    tables; they must not drift apart: each emotion's synthesised AUs read back as that emotion."""
+    from microexpr.recognize.emotion import emotion_from_aus
+    from microexpr.synth.expression import EMOTION_AUS
+
+    for emotion, aus in EMOTION_AUS.items():
+        assert emotion_from_aus([code for code, _weight, _side in aus]) == emotion
