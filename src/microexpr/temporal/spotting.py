@@ -18,7 +18,7 @@ stretch, so the same settings work at 30 and at 200 fps. Per frame:
    drifts (a lid that recovers slowly after a blink, a lasting head-pose offset) are not events.
 4. **threshold**: each AU's neutral mean + ``noise_k`` x its noise: the larger of the neutral stretch's
    standard deviation and the robust spread (1.4826 x MAD) of the trailing ``noise_window_ms``, never below
-   ``min_level`` (FACS trace).
+   ``min_level`` (FACS trace), nor below ``au_min_level`` for the AUs listed there (AU23: 2).
 5. **events**: the frame score is the largest AU / threshold. A run above ``release`` x threshold (gaps under
    ``merge_gap_ms`` merged) whose peak crosses the threshold and that lasts ``min_duration_ms`` is an event:
    ``micro`` up to ``micro_max_ms``, else ``macro``; ``blink`` when AU45 dominates at the apex.
@@ -57,6 +57,9 @@ class SpotOptions:
         10000.0  # ... the larger of the neutral std and the robust spread over this window
     )
     min_level: float = 1.0  # ... and never below FACS trace level
+    # ... or, for an AU whose measure responds at trace level to noise, never below this level: AU23's
+    # lip-thickness rule reaches 1 on sub-pixel noise when the lips stretch (AU20, AU14) or the head moves
+    au_min_level: tuple[tuple[str, float], ...] = (("AU23", 2.0),)
     release: float = 0.5  # an event spans the frames above release x threshold around a peak (hysteresis)
     merge_gap_ms: float = 60.0  # dips shorter than this inside one movement are bridged
     bridge_ms: float = 100.0  # untrusted stretches up to this long are interpolated; longer ones break
@@ -80,6 +83,17 @@ class SpotOptions:
                 raise ValueError(f"{name} must be between 0 and 1e7 ms, but got {v}")
         if self.noise_k <= 0 or self.min_level <= 0 or not (0 < self.release <= 1):
             raise ValueError("noise_k and min_level must be positive and release in (0, 1]")
+        for code, level in self.au_min_level:
+            if code not in AU_CODES or not (0 < level <= 5):
+                raise ValueError(f"au_min_level: {code!r} must be an AU code and {level} in (0, 5]")
+
+    @property
+    def floor(self) -> np.ndarray:
+        """(n_au,) each AU's least threshold above its rest level."""
+        f = np.full(len(AU_CODES), self.min_level)
+        for code, level in self.au_min_level:
+            f[AU_CODES.index(code)] = max(level, self.min_level)
+        return f
 
     @property
     def delay_ms(self) -> float:
@@ -262,6 +276,7 @@ class FaceSpotter:
         self._neutral_ok: set[int] = set()  # neutral frames pushed as usable
         self._held: list[tuple[_Sample, np.ndarray]] = []  # conditioned, waiting for the noise
         self._cond = _Conditioner(self.o)
+        self._floor = self.o.floor
         self._learn: list[tuple[float, np.ndarray]] = []
         self._spread: deque[tuple[float, np.ndarray]] = deque()
         self._robust = np.zeros(len(AU_CODES))
@@ -336,7 +351,7 @@ class FaceSpotter:
         if self.noise is None:
             return None
         o = self.o
-        return np.maximum(self.noise.mean + o.noise_k * np.maximum(self.noise.std, self._robust), o.min_level)
+        return np.maximum(self.noise.mean + o.noise_k * np.maximum(self.noise.std, self._robust), self._floor)
 
     def _detect(self, c: _Sample, d: np.ndarray) -> list[Event]:
         self.states.append(c.state)
