@@ -2,10 +2,11 @@
 joined by bounded queues, with capture-to-output latency measured on every frame.
 
 Threads: one reads the source; ``workers`` landmarker threads each own a MediaPipe landmarker (video mode by
-default) and take frame i when i % workers is theirs (with two, each tracks every other frame, the same ones
-on every run: MediaPipe releases the GIL while it runs, so both cores work); one puts results back in frame
-order and runs the per-frame analysis (:class:`~microexpr.pipeline.FrameAnalyzer`), the online spotter and
-the callback.
+default). From a live source each takes the next waiting frame (least latency); from a file read as fast as
+it is taken, frame i goes to landmarker i % workers (the same split on every run: reproducible). With two,
+each tracks about every other frame; MediaPipe releases the GIL while it runs, so both cores work. One thread
+puts results back in frame order and runs the per-frame analysis (:class:`~microexpr.pipeline.FrameAnalyzer`),
+the online spotter and the callback.
 
 A live source (a camera, a stream, a file with ``--realtime``) never waits for the pipeline: when the
 input queue is full the oldest frame is dropped and counted. A file read as fast as possible is not live:
@@ -193,7 +194,10 @@ def run_live(
 
     model = model_path if model_path is not None else require_model()
     stop = stop if stop is not None else threading.Event()
-    inbox = _Inbox(max(queue_size, workers), drop_oldest=source.live, lanes=workers)
+    # a live source: each frame to the first free landmarker (least latency); a file read as fast as it is
+    # taken: frame i to landmarker i % workers (the same split on every run, so results are reproducible)
+    lanes = 1 if source.live else workers
+    inbox = _Inbox(max(queue_size, workers), drop_oldest=source.live, lanes=lanes)
     results: dict[int, tuple] = {}
     res_cv = threading.Condition()
     stats = stats if stats is not None else LiveStats()
@@ -219,7 +223,7 @@ def run_live(
     def landmark(lm: FaceLandmarker, lane: int) -> None:
         try:
             while True:
-                fr = inbox.get(stop, lane)
+                fr = inbox.get(stop, lane % lanes)
                 if fr is None:
                     return
                 faces, _err = detect_raw(lm, fr.image, fr.t_s)
