@@ -914,7 +914,7 @@ class FrameAnalyzer:
 
     def _ready(self, fid: int, w: _Warm) -> bool:
         if self.neutral_range is not None:
-            return w.t_s[-1] >= self.neutral_range[1] or w.t_s[-1] - w.t_s[0] >= max(self.warmup_s, 30.0)
+            return w.t_s[-1] >= self.neutral_range[1]  # (the live command keeps the range within 60 s)
         return w.t_s[-1] - w.t_s[0] >= self.warmup_s
 
     def _calibrate(self, fid: int, w: _Warm) -> tuple[Baseline, WarmupTrack]:
