@@ -16,8 +16,9 @@ stretch, so the same settings work at 30 and at 200 fps. Per frame:
    a lag of 2 sigma (30 ms) and keeps onsets sharp (no one-sided filter drags them late).
 3. **rest level**: the 10th percentile of each AU over the trailing ``baseline_ms`` is subtracted, so slow
    drifts (a lid that recovers slowly after a blink, a lasting head-pose offset) are not events.
-4. **threshold**: each AU's neutral mean + ``noise_k`` x its noise: the larger of the neutral stretch's
-   standard deviation and the robust spread (1.4826 x MAD) of the trailing ``noise_window_ms``, never below
+4. **threshold**: each AU's neutral level + ``noise_k`` x its noise: the larger of the neutral stretch's
+   robust spread (median and 1.4826 x MAD, so a movement caught in a short clip's neutral stretch does not
+   raise it) and the robust spread of the trailing ``noise_window_ms``, never below
    ``min_level`` (FACS trace), nor below ``au_min_level`` for the AUs listed there (AU23: 2).
 5. **events**: the frame score is the largest AU / threshold. A run above ``release`` x threshold (gaps under
    ``merge_gap_ms`` merged) whose peak crosses the threshold and that lasts ``min_duration_ms`` is an event:
@@ -103,17 +104,20 @@ class SpotOptions:
 
 @dataclass(frozen=True)
 class Noise:
-    """A face's neutral level and noise per AU, measured on its neutral stretch after rest-level removal."""
+    """A face's neutral level and noise per AU, measured on its neutral stretch after rest-level removal:
+    the median and 1.4826 x the median absolute deviation (the standard deviation for Gaussian noise, but a
+    movement that falls inside the stretch barely moves them)."""
 
-    mean: np.ndarray  # (n_au,)
-    std: np.ndarray  # (n_au,)
+    mean: np.ndarray  # (n_au,) the neutral level (a median)
+    std: np.ndarray  # (n_au,) the noise (1.4826 x MAD)
 
     @staticmethod
     def of(detrended: np.ndarray) -> Noise:
         d = np.asarray(detrended, np.float64).reshape(-1, len(AU_CODES))
         if len(d) < 2:
             return Noise(np.zeros(len(AU_CODES)), np.zeros(len(AU_CODES)))
-        return Noise(d.mean(0), d.std(0))
+        med = np.median(d, 0)
+        return Noise(med, 1.4826 * np.median(np.abs(d - med), 0))
 
 
 @dataclass
