@@ -7,6 +7,7 @@ frames, the face's size in pixels, sharpness, exposure and how even the light is
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -96,6 +97,50 @@ def face_measures(lm: object, image: np.ndarray) -> tuple[float, float, float, f
     return float(np.ptp(p[:, 0])), s, lu, uneven
 
 
+@dataclass
+class FaceStats:
+    """Face measures over sampled frames: widths, sharpness, luminance, lighting unevenness, frames seen."""
+
+    widths: list[float] = field(default_factory=list)
+    sharp: list[float] = field(default_factory=list)
+    lum: list[float] = field(default_factory=list)
+    uneven: list[float] = field(default_factory=list)
+    seen: int = 0
+
+    @classmethod
+    def of(cls, images: Iterable[np.ndarray], model_path: Path | None = None) -> FaceStats:
+        """Measure the face in each image (one landmarker in image mode)."""
+        from microexpr.track.landmarker import FaceLandmarker
+
+        st = cls()
+        with FaceLandmarker(model_path, mode="image") as lm:
+            for image in images:
+                st.seen += 1
+                m = face_measures(lm, np.asarray(image))
+                if m is None:
+                    continue
+                st.widths.append(m[0])
+                st.sharp.append(m[1])
+                st.lum.append(m[2])
+                if m[3] is not None:
+                    st.uneven.append(m[3])
+        return st
+
+    def report_fields(self) -> dict[str, float]:
+        """The face fields of a capture report (medians; 0 where no face was found)."""
+
+        def med(xs: list[float]) -> float:
+            return float(np.median(xs)) if xs else 0.0
+
+        return {
+            "face_found": len(self.widths) / max(self.seen, 1),
+            "face_width_px": med(self.widths),
+            "sharpness": med(self.sharp),
+            "luminance": med(self.lum),
+            "unevenness": med(self.uneven),
+        }
+
+
 def check_capture(
     path: Path | str, *, fps: float | None = None, model_path: Path | None = None
 ) -> CaptureReport:
@@ -107,7 +152,6 @@ def check_capture(
         model_path: another face model than the installed one.
     """
     from microexpr.io import open_source
-    from microexpr.track.landmarker import FaceLandmarker
 
     with open_source(Path(path), fps=fps) as src:
         n = src.info.frame_count or 0
@@ -116,21 +160,7 @@ def check_capture(
         times = src.timestamps()
         measured, jitter, dropped, zero_steps = frame_timing(times)
         sample = set(np.linspace(0, n - 1, min(SAMPLE_FACES, n)).round().astype(int) + src.first_index)
-        widths, sharp, lum, uneven = [], [], [], []
-        seen = 0
-        with FaceLandmarker(model_path, mode="image") as lm:
-            for fr in src:
-                if fr.index not in sample:
-                    continue
-                seen += 1
-                m = face_measures(lm, np.asarray(fr.image))
-                if m is None:
-                    continue
-                widths.append(m[0])
-                sharp.append(m[1])
-                lum.append(m[2])
-                if m[3] is not None:
-                    uneven.append(m[3])
+        faces = FaceStats.of((fr.image for fr in src if fr.index in sample), model_path)
         rep = CaptureReport(
             path=str(path),
             frames=n,
@@ -139,11 +169,7 @@ def check_capture(
             jitter_ms=jitter,
             dropped=dropped,
             duplicated=zero_steps,
-            face_found=len(widths) / max(seen, 1),
-            face_width_px=float(np.median(widths)) if widths else 0.0,
-            sharpness=float(np.median(sharp)) if sharp else 0.0,
-            luminance=float(np.median(lum)) if lum else 0.0,
-            unevenness=float(np.median(uneven)) if uneven else 0.0,
+            **faces.report_fields(),
         )
     rep.problems = _problems(rep)
     rep.ok = not rep.problems

@@ -196,7 +196,8 @@ def test_bad_roots_and_options_are_one_line_errors(tmp_path, clips):
     assert r.returncode == 2 and "no Ray head answers" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_a_killed_batch_leaves_a_truthful_table_and_the_next_run_resumes(tmp_path, clips):
+def _batch_with_one_input_done(tmp_path: Path, clips: dict) -> tuple[Path, Path, subprocess.Popen]:
+    """Start a batch of 4 inputs in its own process group; return once the first input is finished."""
     root = tmp_path / "in"
     root.mkdir()
     for i in range(4):
@@ -205,21 +206,25 @@ def test_a_killed_batch_leaves_a_truthful_table_and_the_next_run_resumes(tmp_pat
     proc = subprocess.Popen(
         [*EXE, "batch", str(root), "-o", str(out), "--workers", "1", "--no-report", "-q"],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
     )
     deadline = time.monotonic() + 240
-    try:
-        while time.monotonic() < deadline:
-            if (out / "batch.csv").exists() and (_table(out)["status"] == "ok").sum() >= 1:
-                break
-            assert proc.poll() is None, "the batch ended before it could be killed"
-            time.sleep(0.05)
-        else:
-            pytest.fail("no input finished in time")
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    while time.monotonic() < deadline:
+        if (out / "batch.csv").exists() and (_table(out)["status"] == "ok").sum() >= 1:
+            return root, out, proc
+        if proc.poll() is not None:
+            pytest.fail("the batch ended before it could be interrupted")
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    pytest.fail("no input finished in time")
+
+
+def test_a_killed_batch_leaves_a_truthful_table_and_the_next_run_resumes(tmp_path, clips):
+    root, out, proc = _batch_with_one_input_done(tmp_path, clips)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
     t = _table(out)
     assert len(t) == 4 and set(t["status"]) <= {"ok", "pending"}
     assert (t["status"] == "pending").sum() >= 1
@@ -238,27 +243,8 @@ def test_a_killed_batch_leaves_a_truthful_table_and_the_next_run_resumes(tmp_pat
 
 
 def test_ctrl_c_says_what_was_kept_and_how_to_resume(tmp_path, clips):
-    root = tmp_path / "in"
-    root.mkdir()
-    for i in range(4):
-        shutil.copy(clips["abc"[i % 3]], root / f"v{i}.mp4")
-    out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [*EXE, "batch", str(root), "-o", str(out), "--workers", "1", "--no-report", "-q"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 240
+    _root, out, proc = _batch_with_one_input_done(tmp_path, clips)
     try:
-        while time.monotonic() < deadline:
-            if (out / "batch.csv").exists() and (_table(out)["status"] == "ok").sum() >= 1:
-                break
-            assert proc.poll() is None, "the batch ended before it could be interrupted"
-            time.sleep(0.05)
-        else:
-            pytest.fail("no input finished in time")
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole process group
         _, stderr = proc.communicate(timeout=120)
     finally:

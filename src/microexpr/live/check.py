@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from microexpr.capture import SAMPLE_FACES, CaptureReport, _problems, face_measures, frame_timing
+from microexpr.capture import SAMPLE_FACES, CaptureReport, FaceStats, _problems, frame_timing
 from microexpr.errors import InputError, OptionError
 from microexpr.live.sources import LiveSource
 
@@ -105,7 +105,6 @@ def check_live_source(
     Raises:
         InputError: the source gave fewer than two frames.
     """
-    from microexpr.track.landmarker import FaceLandmarker
 
     if not 0 < seconds <= 600:
         raise OptionError(f"--seconds must be in (0, 600], but got {seconds:g}")
@@ -136,17 +135,7 @@ def check_live_source(
     dt = np.diff(cap)
     span = float(cap[-1] - cap[0])
     _fps_pts, _jit_pts, dropped, duplicated = frame_timing(np.asarray(t_s, np.float64))
-    widths, sharp, lum, uneven = [], [], [], []
-    with FaceLandmarker(model_path, mode="image") as lm:
-        for image in samples:
-            m = face_measures(lm, image)
-            if m is None:
-                continue
-            widths.append(m[0])
-            sharp.append(m[1])
-            lum.append(m[2])
-            if m[3] is not None:
-                uneven.append(m[3])
+    faces = FaceStats.of(samples, model_path)
     rep = LiveCaptureReport(
         path=source.name,
         frames=len(cap),
@@ -155,11 +144,7 @@ def check_live_source(
         jitter_ms=float(dt.std() * 1000.0),
         dropped=dropped,
         duplicated=duplicated,
-        face_found=len(widths) / max(len(samples), 1),
-        face_width_px=float(np.median(widths)) if widths else 0.0,
-        sharpness=float(np.median(sharp)) if sharp else 0.0,
-        luminance=float(np.median(lum)) if lum else 0.0,
-        unevenness=float(np.median(uneven)) if uneven else 0.0,
+        **faces.report_fields(),
         seconds=span,
         interval_ms=float(np.median(dt) * 1000.0),
         interval_p95_ms=float(np.percentile(dt, 95) * 1000.0),
