@@ -1,9 +1,8 @@
 // microexpr live preview: a 2D vector face driven by ARKit blendshapes from the /ws stream.
 // The subject faces the viewer: the subject's right (…Right channels) is drawn on the viewer's left.
 "use strict";
+// needs common.js (AU_CODES, $, num, buildBars, showAUs, setStatus, addEvent)
 
-const AU_CODES = ["AU01", "AU02", "AU04", "AU05", "AU06", "AU07", "AU09", "AU10", "AU12", "AU14", "AU15",
-  "AU17", "AU20", "AU23", "AU25", "AU26", "AU45"];
 const MOUTH_Y = 350;          // mouth corners at rest (SVG units)
 const CORNER_X = { r: 160, l: 240 };
 
@@ -11,19 +10,7 @@ const CORNER_X = { r: 160, l: 240 };
 const mx = { frames: 0, events: [], cornerRise: 0, maxCornerRise: 0, history: [], connected: false, ended: false };
 window.mx = mx;
 
-const $ = (id) => document.getElementById(id);
 const clamp01 = (v) => Math.max(0, Math.min(1, Number(v) || 0));
-
-function buildBars() {
-  const box = $("aus");
-  for (const code of AU_CODES) {
-    const row = document.createElement("div");
-    row.className = "au";
-    row.innerHTML = `<span>${code}</span><div class="bar"><div id="bar-${code}"></div></div>` +
-      `<span id="val-${code}">0.00</span>`;
-    box.appendChild(row);
-  }
-}
 
 function eye(side, b) {
   const cx = side === "r" ? 140 : 260, cy = 210;
@@ -110,31 +97,6 @@ function draw(b, head) {
     `rotate(${deg(head.roll).toFixed(2)} 200 240) translate(${(-deg(head.yaw) * 1.5).toFixed(2)} ${(deg(head.pitch) * 1.5).toFixed(2)})`);
 }
 
-function showAUs(au) {
-  for (const code of AU_CODES) {
-    const v = Math.max(0, Math.min(5, Number(au[code]) || 0));
-    $("bar-" + code).style.width = (v / 5 * 100).toFixed(1) + "%";
-    $("val-" + code).textContent = v.toFixed(2);
-  }
-}
-
-function addEvent(ev) {
-  mx.events.push(ev);
-  const li = document.createElement("li");
-  li.className = ev.kind;
-  const aus = (ev.aus || []).join("+") || "?";
-  const emo = ev.emotion ? ` · ${ev.emotion}` : "";
-  li.textContent = `${ev.kind} ${aus} at ${Number(ev.onset_s).toFixed(2)}–${Number(ev.offset_s).toFixed(2)} s ` +
-    `(${Math.round(ev.duration_ms)} ms)${emo} · face ${ev.face_id}`;
-  $("events").prepend(li);
-}
-
-function setStatus(text, state) {
-  const s = $("status");
-  s.textContent = text;
-  s.dataset.state = state;
-}
-
 function connect() {
   const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
   ws.onopen = () => { mx.connected = true; setStatus("connected", "connected"); };
@@ -147,7 +109,7 @@ function connect() {
       showAUs(m.au || {});
       if (mx.history.length < 100000) mx.history.push([m.t_s, mx.cornerRise]);
     } else if (m.type === "event") {
-      addEvent(m);
+      addEvent(m, mx.events);
     } else if (m.type === "status") {
       if (m.state === "ended") mx.ended = true;
       setStatus(m.text || m.state, m.state);
