@@ -53,3 +53,32 @@ def test_the_micro_macro_boundary_is_configurable(smile_video):
     ev = analyze_video(smile_video, micro_max_ms=2000).events  # the 1 s smile counts as micro now
     ev = ev[ev["kind"] != "blink"]
     assert list(ev["kind"]) == ["micro"] and "AU12" in ev.iloc[0]["aus"]
+
+
+@pytest.fixture(scope="module")
+def blink_then_smile(tmp_path_factory, face_model):
+    """4 s at 60 fps: a blink at 2.0-2.2 s, then a small quick smile (AU12) at 2.75-3.1 s."""
+    from microexpr.synth import au_pulse, render_clip, sample_face, write_video
+
+    fps, n = 60.0, 240
+    curves = {
+        "AU45": au_pulse(n, fps, onset_s=2.0, apex_s=2.09, offset_s=2.2, peak=5.0),
+        "AU12": au_pulse(n, fps, onset_s=2.75, apex_s=2.9, offset_s=3.1, peak=2.0),
+    }
+    path = tmp_path_factory.mktemp("blink") / "blink_smile.mp4"
+    return write_video(render_clip(sample_face("astronaut"), curves, fps=fps), path, fps=fps)
+
+
+def test_a_blink_ends_with_the_lids_and_does_not_swallow_what_follows(blink_then_smile):
+    from microexpr import analyze_video
+
+    ev = analyze_video(blink_then_smile).events
+    blinks, others = ev[ev["kind"] == "blink"], ev[ev["kind"] != "blink"]
+    assert len(blinks) == 1, ev
+    b = blinks.iloc[0]
+    # the landmarker's lids settle for ~1 s after a blink; that tail is neither the blink nor an expression
+    assert b["aus"] == "AU45" and b["offset_s"] <= 2.2 + 0.15, b.to_dict()
+    assert len(others) == 1, ev
+    m = others.iloc[0]
+    assert m["kind"] == "micro" and "AU12" in m["aus"].split("+"), m.to_dict()
+    assert interval_iou((m["onset_frame"], m["offset_frame"]), (165, 186)) >= 0.5, m.to_dict()

@@ -20,9 +20,10 @@ stretch, so the same settings work at 30 and at 200 fps. Per frame:
    robust spread (median and 1.4826 x MAD, so a movement caught in a short clip's neutral stretch does not
    raise it) and the robust spread of the trailing ``noise_window_ms``, never below
    ``min_level`` (FACS trace), nor below ``au_min_level`` for the AUs listed there (AU23: 2).
-5. **events**: the frame score is the largest AU / threshold. A run above ``release`` x threshold (gaps under
-   ``merge_gap_ms`` merged) whose peak crosses the threshold and that lasts ``min_duration_ms`` is an event:
-   ``micro`` up to ``micro_max_ms``, else ``macro``; ``blink`` when AU45 dominates at the apex.
+5. **events**: the frame score is the largest AU / threshold, a blink's recovery tail taken out
+   (``blink_recovery_ms``). A run above ``release`` x threshold (gaps under ``merge_gap_ms`` merged) whose peak
+   crosses the threshold and that lasts ``min_duration_ms`` is an event: ``micro`` up to ``micro_max_ms``, else
+   ``macro``; ``blink`` (AU45 alone) when AU45 dominates at the apex.
 
 Online, an event is known ``delay_ms`` after its offset at most (merge gap + smoothing lag, plus up to two frames; plus
 ``bridge_ms`` + ``settle_ms`` when a tracking gap follows the event).
@@ -69,6 +70,10 @@ class SpotOptions:
     micro_max_ms: float = 500.0  # micro-expressions last at most this long (the research convention)
     min_confidence: float = 0.5  # tracking confidence below this makes a frame unusable
     neutral_ms: float = 500.0  # online without a given noise level: learn it from the first usable stretch
+    # after a blink the landmarker's lids (and what moves with them) take up to ~1 s to settle: for this long
+    # after AU45 falls back, an AU still in that tail counts only as far as it rises above its lowest value
+    # since the blink (a decaying tail is not an event, a new movement still is)
+    blink_recovery_ms: float = 1500.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -288,6 +293,9 @@ class FaceSpotter:
         self._run: _Run | None = None
         self._prev: _Sample | None = None
         self._in_suppressed = False
+        self._blink_on = False
+        self._tail_min: np.ndarray | None = None  # each AU's lowest ratio since the last blink ended
+        self._tail_t = 0.0
         self.suppressed = 0
         self.states: list[int] = []  # per pushed frame, in time order, once conditioned
 
@@ -377,7 +385,7 @@ class FaceSpotter:
         thr = self._threshold(c.t_s, d)
         if thr is None:
             return out
-        ratio = d / thr
+        ratio = self._after_blink(c.t_s, d / thr)
         score = float(ratio.max())
         run = self._run
         if run is not None and (c.t_s - run.last_active.t_s) * 1000.0 > self.o.merge_gap_ms + 1e-6:
@@ -390,6 +398,23 @@ class FaceSpotter:
             if score > run.peak:
                 run.peak, run.apex, run.apex_ratio = score, c, ratio
         return out
+
+    def _after_blink(self, t_s: float, ratio: np.ndarray) -> np.ndarray:
+        """Each AU's ratio with a blink's recovery tail taken out (see ``SpotOptions.blink_recovery_ms``)."""
+        o = self.o
+        if ratio[AU45] >= o.release:
+            self._blink_on, self._tail_min = True, None
+            return ratio
+        if self._blink_on:  # AU45 just fell back: the tails start here
+            self._blink_on, self._tail_min, self._tail_t = False, ratio.copy(), t_s
+        if self._tail_min is None:
+            return ratio
+        self._tail_min = np.minimum(self._tail_min, ratio)
+        tail = self._tail_min >= o.release
+        if not tail.any() or (t_s - self._tail_t) * 1000.0 > o.blink_recovery_ms:
+            self._tail_min = None
+            return ratio
+        return np.where(tail, ratio - self._tail_min, ratio)
 
     def _close(self, *, cut: bool) -> list[Event]:
         run, self._run = self._run, None
@@ -405,7 +430,7 @@ class FaceSpotter:
         ratio = run.apex_ratio
         involved = np.flatnonzero(ratio >= 1.0)
         if int(np.argmax(ratio)) == AU45:
-            kind = "blink"
+            kind, involved = "blink", np.array([AU45])  # what moves with the lids is not reported
         else:
             kind = "micro" if duration_ms <= self.o.micro_max_ms else "macro"
             involved = involved[involved != AU45]
