@@ -20,9 +20,11 @@ stretch, so the same settings work at 30 and at 200 fps. Per frame:
    robust spread (median and 1.4826 x MAD, so a movement caught in a short clip's neutral stretch does not
    raise it) and the robust spread of the trailing ``noise_window_ms``, never below
    ``min_level`` (FACS trace), nor below ``au_min_level`` for the AUs listed there (AU23: 2).
-5. **events**: the frame score is the largest AU / threshold, a blink's recovery tail taken out
-   (``blink_recovery_ms``). A run above ``release`` x threshold (gaps under ``merge_gap_ms`` merged) whose peak
-   crosses the threshold and that lasts ``min_duration_ms`` is an event: ``micro`` up to ``micro_max_ms``, else
+5. **events**: each AU's ratio to its threshold, a blink's recovery tail taken out (``blink_recovery_ms``). An
+   event starts when an AU crosses its threshold, at the frame where that AU rose above ``release`` x
+   threshold, and lasts while any AU that crossed its threshold in it stays above ``release`` x threshold
+   (dips under ``merge_gap_ms`` bridged): activity of other AUs below their thresholds neither starts an
+   event nor holds one open. It counts if it lasts ``min_duration_ms``: ``micro`` up to ``micro_max_ms``, else
    ``macro``; ``blink`` (AU45 alone) when AU45 dominates at the apex.
 
 Online, an event is known ``delay_ms`` after its offset at most (merge gap + smoothing lag, plus up to two frames; plus
@@ -40,6 +42,7 @@ from microexpr.facs import AU_CODES
 from microexpr.types import Event
 
 AU45 = AU_CODES.index("AU45")
+AU45_MASK = np.arange(len(AU_CODES)) == AU45
 
 REST_EVERY_S = 0.05  # the rest level (a slow drift) is recomputed every 50 ms, not every frame
 
@@ -83,6 +86,7 @@ class SpotOptions:
             "merge_gap_ms",
             "bridge_ms",
             "micro_max_ms",
+            "blink_recovery_ms",
         ):
             v = getattr(self, name)
             if not (0 <= v < 1e7):
@@ -244,6 +248,7 @@ class _Run:
     apex: _Sample | None = None
     apex_ratio: np.ndarray | None = None
     after_gap: bool = False
+    aus: np.ndarray | None = None  # (n_au,) bool: the AUs that crossed their threshold in this run
 
 
 @dataclass
@@ -294,7 +299,11 @@ class FaceSpotter:
         self._prev: _Sample | None = None
         self._in_suppressed = False
         self._blink_on = False
-        self._tail_min: np.ndarray | None = None  # each AU's lowest ratio since the last blink ended
+        n = len(AU_CODES)
+        self._since: list[_Sample | None] = [None] * n  # first frame of each AU's stretch above release ...
+        self._since_gap = np.zeros(n, bool)  # ... whether a gap came just before it
+        self._last: list[_Sample | None] = [None] * n  # each AU's last frame above release
+        self._tail: np.ndarray | None = None  # (n_au,) bool: AUs still in the last blink's recovery tail
         self._tail_t = 0.0
         self.suppressed = 0
         self.states: list[int] = []  # per pushed frame, in time order, once conditioned
@@ -372,10 +381,12 @@ class FaceSpotter:
         if prev is not None and (c.t_s - prev.t_s) * 1000.0 > self.o.bridge_ms + 1e-6:
             if self._run is not None:  # frames missing for longer than a bridge: a gap like any other
                 out += self._close(cut=True)
+            self._forget()
             prev = _Sample(prev.frame, prev.t_s, prev.x, False, EXCLUDED)
         if c.state == EXCLUDED:
             if self._run is not None:
                 out += self._close(cut=True)
+            self._forget()
             thr = self._current_threshold()
             if thr is not None and float((d / thr).max()) >= 1.0 and not self._in_suppressed:
                 self.suppressed += 1  # a candidate the untrusted frames hide
@@ -385,39 +396,72 @@ class FaceSpotter:
         thr = self._threshold(c.t_s, d)
         if thr is None:
             return out
+        o = self.o
         ratio = self._after_blink(c.t_s, d / thr)
-        score = float(ratio.max())
+        above = ratio >= o.release
+        after_gap = prev is not None and prev.state == EXCLUDED
+        for k in range(len(ratio)):  # each AU's own stretch above release, dips under merge_gap_ms bridged
+            last = self._last[k]
+            near = last is not None and (c.t_s - last.t_s) * 1000.0 <= o.merge_gap_ms + 1e-6
+            if above[k]:
+                if not near or self._since[k] is None:
+                    self._since[k], self._since_gap[k] = c, after_gap
+                self._last[k] = c
+            elif not near:
+                self._since[k] = None
         run = self._run
-        if run is not None and (c.t_s - run.last_active.t_s) * 1000.0 > self.o.merge_gap_ms + 1e-6:
+        if run is not None and (c.t_s - run.last_active.t_s) * 1000.0 > o.merge_gap_ms + 1e-6:
             out += self._close(cut=False)
             run = None
-        if score >= self.o.release:
-            if run is None:
-                run = self._run = _Run(c, c, after_gap=prev is not None and prev.state == EXCLUDED)
-            run.last_active = c
+        crossing = ratio >= 1.0
+        if (
+            ratio[AU45] >= o.release
+        ):  # during a blink the lids drag other AUs over their thresholds: not theirs
+            crossing &= AU45_MASK
+        if run is None and crossing.any():
+            # an event starts where the AU that crossed its threshold first rose above release: activity of
+            # other AUs below their thresholds neither starts an event nor holds one open
+            starts = [k for k in np.flatnonzero(crossing) if self._since[k] is not None]
+            k0 = min(starts, key=lambda k: self._since[k].t_s) if starts else int(np.argmax(crossing))
+            on = self._since[k0] or c
+            run = self._run = _Run(on, c, after_gap=bool(self._since_gap[k0]) if starts else after_gap)
+            run.aus = np.zeros(len(ratio), bool)
+        if run is not None and run.aus is not None:
+            run.aus |= crossing
+            own = ratio[run.aus]
+            # a blink lasts while AU45 is over its threshold: its huge range falls steeply there, while the
+            # lower half of its fall is where landmarkers disagree (two alternating live trackers by frames)
+            if (own >= np.where(AU45_MASK[run.aus], 1.0, o.release)).any():
+                run.last_active = c
+            score = float(own.max())
             if score > run.peak:
                 run.peak, run.apex, run.apex_ratio = score, c, ratio
         return out
+
+    def _forget(self) -> None:
+        """A gap breaks every AU's stretch: nothing before it may become an onset."""
+        self._since = [None] * len(self._since)
+        self._last = [None] * len(self._last)
 
     def _after_blink(self, t_s: float, ratio: np.ndarray) -> np.ndarray:
         """Each AU's ratio with a blink's recovery tail taken out (see ``SpotOptions.blink_recovery_ms``)."""
         o = self.o
         if ratio[AU45] >= o.release:
-            self._blink_on, self._tail_min = True, None
+            self._blink_on, self._tail = True, None
             return ratio
-        if self._blink_on:  # AU45 just fell back: the tails start here
-            self._blink_on, self._tail_min, self._tail_t = False, ratio.copy(), t_s
-        if self._tail_min is None:
+        if self._blink_on:  # AU45 just fell back: the AUs still up are in its tail
+            self._blink_on, self._tail, self._tail_t = False, ratio >= o.release, t_s
+        if self._tail is None:
             return ratio
-        self._tail_min = np.minimum(self._tail_min, ratio)
-        tail = self._tail_min >= o.release
-        if not tail.any() or (t_s - self._tail_t) * 1000.0 > o.blink_recovery_ms:
-            self._tail_min = None
+        self._tail &= ratio >= o.release  # an AU leaves the tail once it has come down
+        if not self._tail.any() or (t_s - self._tail_t) * 1000.0 > o.blink_recovery_ms:
+            self._tail = None
             return ratio
-        return np.where(tail, ratio - self._tail_min, ratio)
+        return np.where(self._tail, 0.0, ratio)
 
     def _close(self, *, cut: bool) -> list[Event]:
         run, self._run = self._run, None
+        self._since = [None] * len(self._since)  # the next event starts after this one
         if run is None or run.peak < 1.0 or run.apex is None or run.apex_ratio is None:
             return []
         on, off, apex = run.start, run.last_active, run.apex
