@@ -77,6 +77,7 @@ class SpotOptions:
     # after AU45 falls back, an AU still in that tail counts only as far as it rises above its lowest value
     # since the blink (a decaying tail is not an event, a new movement still is)
     blink_recovery_ms: float = 1500.0
+    blink_rebound_ms: float = 250.0  # ... and an AU that rises this soon after AU45 falls back is in the tail
 
     def __post_init__(self) -> None:
         for name in (
@@ -87,6 +88,7 @@ class SpotOptions:
             "bridge_ms",
             "micro_max_ms",
             "blink_recovery_ms",
+            "blink_rebound_ms",
         ):
             v = getattr(self, name)
             if not (0 <= v < 1e7):
@@ -304,6 +306,7 @@ class FaceSpotter:
         self._since_gap = np.zeros(n, bool)  # ... whether a gap came just before it
         self._last: list[_Sample | None] = [None] * n  # each AU's last frame above release
         self._tail: np.ndarray | None = None  # (n_au,) bool: AUs still in the last blink's recovery tail
+        self._tail_done = np.zeros(n, bool)  # AUs that have left it
         self._tail_t = 0.0
         self.suppressed = 0
         self.states: list[int] = []  # per pushed frame, in time order, once conditioned
@@ -414,10 +417,21 @@ class FaceSpotter:
             out += self._close(cut=False)
             run = None
         crossing = ratio >= 1.0
-        if (
-            ratio[AU45] >= o.release
-        ):  # during a blink the lids drag other AUs over their thresholds: not theirs
-            crossing &= AU45_MASK
+        if ratio[AU45] >= o.release:
+            crossing &= AU45_MASK  # during a blink the lids drag other AUs over their thresholds: not theirs
+            since45 = self._since[AU45]
+            if (
+                run is not None
+                and run.aus is not None
+                and crossing[AU45]
+                and not run.aus[AU45]
+                and since45 is not None
+                and (since45.t_s - run.start.t_s) * 1000.0 > o.micro_max_ms
+            ):
+                # a blink inside a longer expression ends it (the blink is not its apex); a shorter run
+                # leading into a blink may be the lids starting to move, and stays with the blink
+                out += self._close(cut=False)
+                run, self._since[AU45] = None, since45
         if run is None and crossing.any():
             # an event starts where the AU that crossed its threshold first rose above release: activity of
             # other AUs below their thresholds neither starts an event nor holds one open
@@ -449,12 +463,19 @@ class FaceSpotter:
         if ratio[AU45] >= o.release:
             self._blink_on, self._tail = True, None
             return ratio
+        up = ratio >= o.release
         if self._blink_on:  # AU45 just fell back: the AUs still up are in its tail
-            self._blink_on, self._tail, self._tail_t = False, ratio >= o.release, t_s
+            self._blink_on, self._tail, self._tail_t = False, up.copy(), t_s
+            self._tail_done = np.zeros_like(up)
         if self._tail is None:
             return ratio
-        self._tail &= ratio >= o.release  # an AU leaves the tail once it has come down
-        if not self._tail.any() or (t_s - self._tail_t) * 1000.0 > o.blink_recovery_ms:
+        since_ms = (t_s - self._tail_t) * 1000.0
+        if since_ms <= o.blink_rebound_ms:  # the lids overshoot as they reopen: what rises now is the blink's
+            self._tail |= up & ~self._tail_done
+        down = self._tail & ~up  # an AU leaves the tail once it has come down
+        self._tail_done |= down
+        self._tail &= ~down
+        if (not self._tail.any() and since_ms > o.blink_rebound_ms) or since_ms > o.blink_recovery_ms:
             self._tail = None
             return ratio
         return np.where(self._tail, 0.0, ratio)
