@@ -2,11 +2,13 @@
 
 For each frame rate (default 60, 120, 200) the same rendered face clip is written at that rate and played
 with `--realtime` (frames are released at their own times, as a camera would), through the threaded
-pipeline with two landmarker threads. Prints capture-to-output latency p50/p95/p99, achieved frames/s and
-the drop ratio. Targets on 2 cores (issue 6): 120 fps sustained with at most 1% dropped and p95 <= 25 ms.
+pipeline with two landmarker threads. Prints capture-to-output latency p50/p95/p99, achieved frames/s, the
+drop ratio and CPU time per analysed frame, in all and by thread group (Linux): ``mediapipe_ms`` is the
+landmarker's own inference, the other groups are the work around it (see ``_ThreadCPU``). Targets on 2
+cores (issue 6): 120 fps sustained with at most 1% dropped and p95 <= 25 ms.
 
     python benchmarks/latency.py [--fps 60 120 200] [--seconds 10] [--workers 2]
-                                 [--dashboard [--blur]] [--repeat 3]
+                                 [--dashboard [--blur]] [--repeat 3] [--switch-ms 1]
 
 With ``--dashboard`` each rate is played twice, without and with the live dashboard (server, video encoding,
 one WebSocket client reading everything), alternating, and the ratios with/without are printed.
@@ -27,6 +29,9 @@ def main() -> None:
     ap.add_argument("--dashboard", action="store_true", help="also run with the dashboard; print ratios")
     ap.add_argument("--blur", action="store_true", help="with --dashboard: blurred video")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each (alternating); ratios of medians")
+    ap.add_argument(
+        "--switch-ms", type=float, default=None, help="Python's thread switch interval during each run (ms)"
+    )
     a = ap.parse_args()
 
     import pandas as pd
@@ -38,7 +43,7 @@ def main() -> None:
         for fps in a.fps:
             clip = make_sample_video(Path(tmp) / f"clip{int(fps)}.mp4", fps=fps, seconds=a.seconds)
             for dash in [d for _ in range(a.repeat) for d in ((False, True) if a.dashboard else (False,))]:
-                st, extra = _run(clip, a.workers, dash, a.blur)
+                st, extra = _run(clip, a.workers, dash, a.blur, a.switch_ms)
                 rows.append(
                     {
                         "fps_in": fps,
@@ -76,7 +81,87 @@ def _cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _run(clip: Path, workers: int, dashboard: bool, blur: bool) -> tuple[dict, dict]:
+class _ThreadCPU:
+    """CPU seconds of this process's threads over a run, in groups (Linux /proc; empty elsewhere): MediaPipe's
+    own threads (``mediapipe``: the landmarker's inference), and the rest of the work around it: ``analysis``
+    (the thread that called run_live: measures, flow, AUs, spotting), ``lm_python`` (the landmarker threads'
+    Python side: image hand-over, result read, crops), ``capture`` (reading, decoding, RGB conversion) and
+    ``other`` (MediaPipe's dispatcher threads and anything else). Threads are sampled every 0.2 s, since
+    they end with the run; the groups therefore miss at most the run's last 0.2 s."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._last: dict[int, tuple[str, float]] = {}
+        self._first: dict[int, float] = {}
+        self._names: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._main = threading.get_native_id()
+
+    def _sample(self) -> None:
+        import os
+        import threading
+
+        tick = os.sysconf("SC_CLK_TCK")
+        for t in threading.enumerate():
+            if t.native_id is not None:
+                self._names.setdefault(t.native_id, t.name)
+        try:
+            tids = os.listdir("/proc/self/task")
+        except OSError:
+            return
+        for tid in tids:
+            try:
+                with open(f"/proc/self/task/{tid}/stat") as f:
+                    stat = f.read()
+                with open(f"/proc/self/task/{tid}/comm") as f:
+                    comm = f.read().strip()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(")") + 2 :].split()
+            cpu = (int(fields[11]) + int(fields[12])) / tick
+            self._first.setdefault(int(tid), cpu)
+            self._last[int(tid)] = (comm, cpu)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.2):
+            self._sample()
+
+    def __enter__(self) -> _ThreadCPU:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def groups(self) -> dict[str, float]:
+        out = {"mediapipe": 0.0, "analysis": 0.0, "lm_python": 0.0, "capture": 0.0, "other": 0.0}
+        if not self._last:
+            return {}
+        for tid, (comm, cpu) in self._last.items():
+            used = cpu - self._first.get(tid, cpu)
+            name = self._names.get(tid)
+            if tid == self._main:
+                group = "analysis"
+            elif name is not None and name.startswith("mx-lm"):
+                group = "lm_python"
+            elif (name is not None and name.startswith("mx-capture")) or comm.startswith("av:"):
+                group = "capture"
+            elif name is None and (comm.startswith("drishti") or comm == "python"):
+                group = "mediapipe"  # its graph threads and (unnamed) inference worker threads
+            else:
+                group = "other"
+            out[group] += used
+        return out
+
+
+def _run(
+    clip: Path, workers: int, dashboard: bool, blur: bool, switch_ms: float | None = None
+) -> tuple[dict, dict]:
     """One real-time run of ``clip``; with ``dashboard``, a page's worth of WebSocket client reads it all."""
     import threading
     import time
@@ -84,10 +169,15 @@ def _run(clip: Path, workers: int, dashboard: bool, blur: bool) -> tuple[dict, d
     from microexpr.live import LiveStats, open_live, run_live
 
     src = open_live(str(clip), realtime=True)
+    si = switch_ms / 1000.0 if switch_ms else None
     cpu0 = _cpu_s()
     if not dashboard:
-        st = run_live(src, workers=workers).to_dict()
-        return st, {"cpu_ms_per_frame": round(1000 * (_cpu_s() - cpu0) / max(st["frames"], 1), 2)}
+        with _ThreadCPU() as by_thread:
+            st = run_live(src, workers=workers, switch_interval_s=si).to_dict()
+        n = max(st["frames"], 1)
+        extra = {"cpu_ms_per_frame": round(1000 * (_cpu_s() - cpu0) / n, 2)}
+        extra.update({f"{k}_ms": round(1000 * v / n, 2) for k, v in by_thread.groups().items()})
+        return st, extra
     from websockets.sync.client import connect
 
     from microexpr.live.outputs import LiveOutputs
@@ -110,7 +200,7 @@ def _run(clip: Path, workers: int, dashboard: bool, blur: bool) -> tuple[dict, d
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
         session.wait_for_page(10.0)
-        run_live(session.source, on_frame=session.on_frame, workers=workers, stats=st)
+        run_live(session.source, on_frame=session.on_frame, workers=workers, stats=st, switch_interval_s=si)
         session.finish()
         dash = session.dashboard.stats()
     reader.join(5.0)

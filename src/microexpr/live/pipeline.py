@@ -15,6 +15,8 @@ capture waits instead, and nothing is dropped. Memory is bounded either way.
 
 from __future__ import annotations
 
+import gc
+import sys
 import threading
 import time
 from collections import deque
@@ -165,6 +167,7 @@ def run_live(
     mode: str = "video",
     neutral_range: tuple[float, float] | None = None,
     baseline: object = None,
+    switch_interval_s: float | None = None,
 ) -> LiveStats:
     """Run the live pipeline until the source ends or ``stop`` is set (Ctrl-C sets it from the CLI).
 
@@ -182,6 +185,9 @@ def run_live(
         neutral_range: (start_s, end_s) of the source when the subject is neutral, instead of the automatic
             warm-up (see :class:`~microexpr.pipeline.FrameAnalyzer`).
         baseline: a known neutral (:class:`~microexpr.calibrate.Baseline`) for every face.
+        switch_interval_s: Python's thread switch interval during the run (``sys.setswitchinterval``; the
+            default 5 ms lets the analysis thread keep the GIL that long while a landmarker thread, back from
+            MediaPipe, waits for it); None leaves it as it is. Restored at the end.
 
     Returns:
         The run's :class:`LiveStats`.
@@ -241,6 +247,16 @@ def run_live(
         threading.Thread(target=landmark, args=(lm, k), daemon=True, name=f"mx-lm{k}")
         for k, lm in enumerate(landmarkers)
     ]
+    old_switch = sys.getswitchinterval()
+    if switch_interval_s is not None:
+        sys.setswitchinterval(switch_interval_s)
+    # Everything imported and built so far (MediaPipe, SciPy, pandas...: some 10^5 objects) would otherwise be
+    # walked by each full garbage collection during the run: a 50 ms pause holding the GIL, every few
+    # seconds, that stalls every thread and makes a live source drop frames. Collect once now, before the
+    # first frame, and keep those objects out of later collections until the run ends.
+    gc.collect()
+    unfreeze = gc.get_freeze_count() == 0  # (a caller that froze objects itself keeps them frozen)
+    gc.freeze()
     t_start = time.monotonic()
     for t in threads:
         t.start()
@@ -277,6 +293,9 @@ def run_live(
         stop.set()
         for t in threads:
             t.join(timeout=5)
+        sys.setswitchinterval(old_switch)
+        if unfreeze:
+            gc.unfreeze()
         for lm in landmarkers:
             lm.close()
         if spotter is not None:

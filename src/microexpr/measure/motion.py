@@ -137,21 +137,58 @@ class FlowMeter:
         self.zones = [np.unique(np.concatenate(z)) for z in zones.values() if z]
         self._grid = np.mgrid[0:CROP_PX, 0:CROP_PX][::-1].astype(np.float32)  # (x, y)
         self._last_flow: np.ndarray | None = None
+        # constants of the per-frame work, computed once (the same values the per-frame code computed)
+        n = CROP_PX * CROP_PX
+        self._kth = (n // 2 - 1, n // 2, n - 1)  # np.median's partition points (n is even)
+        up = [k for k in range(len(self.masks)) if self.is_up[k] and len(self.masks[k])]
+        out = [k for k in range(len(self.masks)) if not self.is_up[k] and len(self.masks[k])]
+        # region pixels gathered at once from the interleaved (u, v) flow: 2 * pixel (+ 1 for v)
+        self._up_regions = self._slices(up, 1)
+        self._out_regions = self._slices(out, 0)
+        b = self.neutral.astype(np.float32).ravel()
+        self._zone_neutral = []
+        for idx in self.zones:
+            y = b[idx] - b[idx].mean() if len(idx) else b[idx]
+            self._zone_neutral.append((y, (y * y).sum()))
+
+    def _slices(self, regions: list[int], component: int) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+        """Flat indices into the (u, v)-interleaved flow of the regions' pixels, and each region's slice."""
+        idx = [2 * self.masks[k] + component for k in regions]
+        bounds = np.cumsum([0] + [len(i) for i in idx])
+        flat = np.concatenate(idx) if idx else np.zeros(0, np.intp)
+        return flat, [(k, int(bounds[j]), int(bounds[j + 1])) for j, k in enumerate(regions)]
+
+    def _medians(self, flow: np.ndarray) -> tuple[np.float32, np.float32]:
+        """np.median of the flow's u and of its v, in one partition of both (bit-identical to np.median)."""
+        uv = flow.reshape(-1, 2).T  # (2, n) view
+        part = np.partition(uv, self._kth, axis=1)
+        a, b = self._kth[0], self._kth[1]
+        out = []
+        for c in range(2):
+            if np.isnan(part[c, -1]):  # as np.median: NaN anywhere gives NaN
+                out.append(np.float32(np.nan))
+            else:
+                out.append(np.float32(float(np.add.reduce(part[c, a : b + 1])) / 2))
+        return out[0], out[1]
 
     def features(self, crop: np.ndarray) -> np.ndarray:
         """(len(FLOW_FEATURE_NAMES),) float64 in IOD units."""
         flow = self._dis.calc(self.neutral, np.ascontiguousarray(crop, np.uint8), None)
         self._last_flow = flow
-        u = flow[..., 0].ravel()
-        v = flow[..., 1].ravel()
-        u = u - np.median(u)  # most of the face is still in any one action: the median is alignment error
-        v = v - np.median(v)
-        out = np.empty(len(self.masks))
-        for k, idx in enumerate(self.masks):
-            if len(idx) == 0:  # region outside the crop (extreme pose): no evidence
-                out[k] = 0.0
-            else:
-                out[k] = -v[idx].mean() if self.is_up[k] else self.sign_out[k] * u[idx].mean()
+        # most of the face is still in any one action: the median is alignment error
+        mu, mv = self._medians(flow)
+        flat = flow.reshape(-1)
+        out = np.zeros(len(self.masks))  # a region outside the crop (extreme pose) gives no evidence: 0
+        # each region's mean as ndarray.mean computes it (float32 pairwise sum, divided in float64, rounded
+        # to float32), without its per-call overhead
+        idx, regions = self._up_regions
+        g = flat[idx] - mv
+        for k, a, b in regions:
+            out[k] = -np.float32(float(np.add.reduce(g[a:b])) / (b - a))
+        idx, regions = self._out_regions
+        g = flat[idx] - mu
+        for k, a, b in regions:
+            out[k] = self.sign_out[k] * np.float32(float(np.add.reduce(g[a:b])) / (b - a))
         return out / CROP_UNIT_PX
 
     def occlusion(self, crop: np.ndarray) -> float:
@@ -168,11 +205,14 @@ class FlowMeter:
             np.asarray(crop, np.float32), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
         a = back.ravel()
-        b = self.neutral.astype(np.float32).ravel()
         worst = 0.0
-        for idx in self.zones:
-            x, y = a[idx] - a[idx].mean(), b[idx] - b[idx].mean()
-            den = float(np.sqrt((x * x).sum() * (y * y).sum()))
-            ncc = float((x * y).sum() / den) if den > 1e-6 else 0.0
+        for idx, (y, yy) in zip(self.zones, self._zone_neutral):
+            if len(idx) == 0:  # the zone is outside the crop: nothing of it can be explained (ncc 0)
+                worst = 1.0
+                continue
+            x = a[idx]
+            x = x - np.float32(float(np.add.reduce(x)) / len(x))  # x - x.mean(), as ndarray.mean computes it
+            den = float(np.sqrt(np.add.reduce(x * x) * yy))
+            ncc = float(np.add.reduce(x * y) / den) if den > 1e-6 else 0.0
             worst = max(worst, 1.0 - ncc)
         return float(np.clip(worst, 0.0, 1.0))

@@ -55,13 +55,25 @@ def face_box(
     )
 
 
-def crop_measures(image: np.ndarray, landmarks: np.ndarray) -> tuple[float, float, float]:
-    """(sharpness, luminance, face_size_px) of the face in an RGB frame."""
+def crop_measures(
+    image: np.ndarray, landmarks: np.ndarray, grey: np.ndarray | None = None
+) -> tuple[float, float, float]:
+    """(sharpness, luminance, face_size_px) of the face in an RGB frame.
+
+    Args:
+        image: (H, W, 3) uint8 RGB frame.
+        landmarks: (478, 2+) pixels.
+        grey: the frame already converted to grey (cv2.COLOR_RGB2GRAY), if the caller has it: the same
+            values, without converting the face box again.
+    """
     h, w = image.shape[:2]
     x0, y0, x1, y1 = face_box(landmarks, w, h)
     if x1 - x0 < 2 or y1 - y0 < 2:
         return 0.0, 0.0, 0.0
-    crop = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    if grey is not None:
+        crop = np.ascontiguousarray(grey[y0:y1, x0:x1])
+    else:
+        crop = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
     lum = float(crop.mean())
     small = cv2.resize(crop, (CROP_PX, CROP_PX), interpolation=cv2.INTER_AREA)
     sharp = float(cv2.Laplacian(small, cv2.CV_64F).var())

@@ -34,6 +34,8 @@ class FaceLandmarker:
             every frame afresh (photos; slower, no temporal smoothing).
         min_detection_confidence: detector threshold in [0, 1].
         min_tracking_confidence: below this the video mode re-runs detection.
+        fast: read MediaPipe's results straight into arrays (:class:`_FastDetect`) where this MediaPipe allows
+            it; False always takes MediaPipe's own Python objects (same arrays, slower).
     """
 
     def __init__(
@@ -44,6 +46,7 @@ class FaceLandmarker:
         mode: Mode = "video",
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
+        fast: bool = True,
     ) -> None:
         if max_faces < 1:
             raise ValueError(f"max_faces must be at least 1, but got {max_faces}")
@@ -69,6 +72,8 @@ class FaceLandmarker:
         with _native_stderr_silenced():
             self._lm = vision.FaceLandmarker.create_from_options(opts)
             self._warm = False
+        self._call_lock = threading.Lock()  # a direct call (see _FastDetect) never runs alongside close()
+        self._fast = _FastDetect.wrap(self._lm, mode, self._call_lock) if fast else None
 
     def __enter__(self) -> FaceLandmarker:
         return self
@@ -77,9 +82,10 @@ class FaceLandmarker:
         self.close()
 
     def close(self) -> None:
-        if self._lm is not None:
-            self._lm.close()
-            self._lm = None
+        with self._call_lock:
+            if self._lm is not None:
+                self._lm.close()
+                self._lm = None
 
     def _prime(self, image: np.ndarray, t_s: float) -> None:
         """Show the first frame a few times before its own time, so that video mode's temporal filter starts
@@ -115,14 +121,20 @@ class FaceLandmarker:
                 if self.mode == "video":
                     self._prime(image, t_s)
                 return self.detect(image, t_s)
+        ts = -1
         if self.mode == "video":
             ts = int(round(t_s * 1000.0)) + self._offset_ms
             if ts <= self._last_ts_ms:
                 ts = self._last_ts_ms + 1
             self._last_ts_ms = ts
-            result = self._lm.detect_for_video(mp_image, ts)
-        else:
-            result = self._lm.detect(mp_image)
+        if self._fast is not None:
+            faces = self._fast.detect(mp_image, ts, w, h)
+            if not self._fast.ok:  # it disagreed with MediaPipe's own conversion: the plain path from now on
+                self._fast = None
+            return faces
+        result = (
+            self._lm.detect_for_video(mp_image, ts) if self.mode == "video" else self._lm.detect(mp_image)
+        )
         return convert_result(result, w, h)
 
 
@@ -180,6 +192,198 @@ def convert_result(result: object, width: int, height: int) -> list[FaceObservat
         tf = np.asarray(mats[i], np.float32) if mats and i < len(mats) else np.eye(4, dtype=np.float32)
         faces.append(FaceObservation(-1, pts, np.clip(bs, 0.0, 1.0), tf, 1.0))
     return faces
+
+
+class _FastDetect:
+    """Runs one landmarker and reads its C result struct straight into arrays.
+
+    MediaPipe's Python API turns every result into 478 landmark objects (``FaceLandmarkerResult.from_ctypes``),
+    then :func:`convert_result` turns them back into an array: about 0.8 ms a frame, all of it holding the GIL
+    that the other landmarker thread and the analysis need. Each call also goes through a "serial dispatcher"
+    (a one-thread executor per landmarker), so every frame hands the GIL back and forth between threads several
+    times; with the analysis thread busy, each hand-over can wait for Python's switch interval.
+
+    This calls the same C functions directly from the calling thread (each landmarker is used by one thread
+    at a time, and a lock keeps :meth:`FaceLandmarker.close` from running alongside) and copies x, y, z (and
+    the blendshape index/score pairs) out of the structs with NumPy. It uses names that are not MediaPipe's
+    public API (``_lib``, ``_handle``, ``_image_ptr``, the ``Mp*C`` ctypes structs, the raw library's
+    signatures), so :meth:`wrap` checks that they are all there and laid out as expected (without the raw
+    library, the dispatcher's functions are used), and the first ``SELF_CHECKS`` results that hold a face are
+    also converted the plain way and compared: on any difference ``ok`` turns False and the caller drops back
+    to MediaPipe's own objects for good.
+    """
+
+    SELF_CHECKS = 3
+
+    def __init__(self, lm: object, mode: Mode, api: dict, lock: threading.Lock) -> None:
+        self._lm = lm
+        self._call = api["video"] if mode == "video" else api["image"]
+        self._video = mode == "video"
+        self._close = api["close"]
+        self._direct = api["direct"]
+        self._status, self._free, self._shutdown = api.get("status"), api.get("free"), api.get("shutdown")
+        self._result_type = api["result"]
+        self._from_ctypes = api["from_ctypes"]
+        self._lm_size, self._cat_size = api["lm_size"], api["cat_size"]
+        self._lock = lock
+        self.ok = True
+        self.checks_left = self.SELF_CHECKS
+
+    @classmethod
+    def wrap(cls, lm: object, mode: Mode, lock: threading.Lock, direct: bool = True) -> _FastDetect | None:
+        """The fast path for MediaPipe landmarker ``lm``, or None when this MediaPipe version lacks what it
+        uses; ``direct`` False always goes through MediaPipe's dispatcher."""
+        try:
+            import ctypes
+
+            from mediapipe.tasks.python.components.containers import category_c, landmark_c
+            from mediapipe.tasks.python.vision import face_landmarker as fl
+
+            lmc, catc, resc = (
+                landmark_c.MpNormalizedLandmarkC,
+                category_c.MpCategoryC,
+                fl.MpFaceLandmarkerResultC,
+            )
+            layout_ok = (
+                (lmc.x.offset, lmc.y.offset, lmc.z.offset) == (0, 4, 8)
+                and all(getattr(lmc, n).size == 4 for n in "xyz")
+                and (catc.index.offset, catc.score.offset) == (0, 4)
+                and catc.index.size == 4
+                and catc.score.size == 4
+                and ctypes.sizeof(ctypes.c_float) == 4
+            )
+            fields = {name for name, *_ in resc._fields_}
+            need = {"face_landmarks", "face_landmarks_count", "face_blendshapes", "face_blendshapes_count"}
+            need |= {"facial_transformation_matrixes", "facial_transformation_matrixes_count"}
+            lib = lm._lib  # type: ignore[attr-defined]
+            api = {
+                "video": lib.MpFaceLandmarkerDetectForVideo,
+                "image": lib.MpFaceLandmarkerDetectImage,
+                "close": lib.MpFaceLandmarkerCloseResult,
+                "direct": False,
+                "result": resc,
+                "from_ctypes": fl.FaceLandmarkerResult.from_ctypes,
+                "lm_size": ctypes.sizeof(lmc),
+                "cat_size": ctypes.sizeof(catc),
+            }
+            lm._handle  # type: ignore[attr-defined]  # noqa: B018
+        except (ImportError, AttributeError, TypeError):
+            return None
+        if not layout_ok or not need <= fields:
+            return None
+        if direct:
+            api.update(_direct_api())
+        return cls(lm, mode, api, lock)
+
+    def detect(self, mp_image: object, ts_ms: int, width: int, height: int) -> list[FaceObservation]:
+        """Faces of one frame (``ts_ms`` is used in video mode only), as :func:`convert_result` gives them."""
+        import ctypes
+
+        res = self._result_type()
+        with self._lock:
+            handle = self._lm._handle  # type: ignore[attr-defined]
+            if not handle:  # closed
+                return []
+            args: tuple = (handle, mp_image._image_ptr, None)  # type: ignore[attr-defined]
+            args += (ts_ms, ctypes.byref(res)) if self._video else (ctypes.byref(res),)
+            if self._direct:
+                if self._shutdown():  # the interpreter is exiting: MediaPipe's own calls do nothing then
+                    return []
+                err = ctypes.c_char_p()
+                status = self._call(*args, ctypes.byref(err))
+                try:
+                    self._status(status, err)
+                finally:
+                    if err.value is not None:
+                        self._free(err)
+            else:
+                self._call(*args)
+            try:
+                faces = self._read(res, width, height)
+                if self.checks_left > 0 and faces:
+                    self.checks_left -= 1
+                    plain = convert_result(self._from_ctypes(res), width, height)
+                    if not _same_faces(faces, plain):
+                        self.ok = False
+                        return plain
+                return faces
+            finally:
+                self._close(ctypes.byref(res))
+
+    def _read(self, res: object, width: int, height: int) -> list[FaceObservation]:
+        import ctypes
+
+        faces: list[FaceObservation] = []
+        scale = np.array([width, height, width], np.float32)
+        n_bs, n_tf = res.face_blendshapes_count, res.facial_transformation_matrixes_count  # type: ignore[attr-defined]
+        for i in range(res.face_landmarks_count):  # type: ignore[attr-defined]
+            lms = res.face_landmarks[i]  # type: ignore[attr-defined]
+            if lms.landmarks_count != N_LANDMARKS:
+                continue
+            raw = ctypes.string_at(lms.landmarks, N_LANDMARKS * self._lm_size)
+            pts = np.ndarray((N_LANDMARKS, 3), np.float32, raw, strides=(self._lm_size, 4)) * scale
+            bs = np.zeros(N_BLENDSHAPES, np.float32)
+            if i < n_bs:
+                cats = res.face_blendshapes[i]  # type: ignore[attr-defined]
+                k = cats.categories_count
+                if k:
+                    raw = ctypes.string_at(cats.categories, k * self._cat_size)
+                    index = np.ndarray((k,), np.int32, raw, strides=(self._cat_size,))
+                    score = np.ndarray((k,), np.float32, raw, offset=4, strides=(self._cat_size,))
+                    keep = (index >= 0) & (index < N_BLENDSHAPES)
+                    bs[index[keep]] = score[keep]  # (the plain path's loop: the last of equal indices wins)
+            if i < n_tf:
+                tf = np.asarray(res.facial_transformation_matrixes[i].to_numpy(), np.float32)  # type: ignore[attr-defined]
+            else:
+                tf = np.eye(4, dtype=np.float32)
+            faces.append(FaceObservation(-1, pts, np.clip(bs, 0.0, 1.0), tf, 1.0))
+        return faces
+
+
+def _direct_api() -> dict:
+    """MediaPipe's raw C functions for the landmarker, with the signatures its dispatcher registered, or {}."""
+    import ctypes
+
+    try:
+        from mediapipe.tasks.python.core import mediapipe_c_bindings, mediapipe_c_utils
+
+        raw = mediapipe_c_bindings.load_raw_library()
+        fns = {
+            "video": raw.MpFaceLandmarkerDetectForVideo,
+            "image": raw.MpFaceLandmarkerDetectImage,
+            "close": raw.MpFaceLandmarkerCloseResult,
+            "free": raw.MpErrorFree,
+        }
+        api = {
+            **fns,
+            "status": mediapipe_c_utils.handle_status,
+            "shutdown": mediapipe_c_utils.is_shutdown,
+            "direct": True,
+        }
+    except (ImportError, AttributeError, OSError):
+        return {}
+    # the signatures must be the ones this code passes: (handle, image, options, [ts,] result, error)
+    err_ptr = ctypes.POINTER(ctypes.c_char_p)
+    expect = {"video": (6, ctypes.c_int64), "image": (5, None)}
+    for kind, (n, ts_type) in expect.items():
+        argtypes = getattr(fns[kind], "argtypes", None)
+        if argtypes is None or len(argtypes) != n or argtypes[-1] is not err_ptr:
+            return {}
+        if ts_type is not None and argtypes[3] is not ts_type:
+            return {}
+    close_types = getattr(fns["close"], "argtypes", None)
+    if close_types is None or len(close_types) != 1 or fns["close"].restype is not None:
+        return {}
+    return api
+
+
+def _same_faces(a: list[FaceObservation], b: list[FaceObservation]) -> bool:
+    return len(a) == len(b) and all(
+        np.array_equal(x.landmarks_px, y.landmarks_px)
+        and np.array_equal(x.blendshapes, y.blendshapes)
+        and np.array_equal(x.transform, y.transform)
+        for x, y in zip(a, b)
+    )
 
 
 def detect_image(

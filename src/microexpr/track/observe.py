@@ -44,7 +44,7 @@ def detect_raw(lm: FaceLandmarker, image: np.ndarray, t_s: float) -> tuple[list[
             f.landmarks_px,
             f.blendshapes,
             f.transform,
-            crop_measures(image, f.landmarks_px),
+            crop_measures(image, f.landmarks_px, grey),
             *face_crop(grey, f.landmarks_px),
         )
         for f in faces
