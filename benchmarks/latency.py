@@ -43,7 +43,8 @@ def main() -> None:
         for fps in a.fps:
             clip = make_sample_video(Path(tmp) / f"clip{int(fps)}.mp4", fps=fps, seconds=a.seconds)
             for dash in [d for _ in range(a.repeat) for d in ((False, True) if a.dashboard else (False,))]:
-                st, extra = _run(clip, a.workers, dash, a.blur, a.switch_ms)
+                n_frames = int(round(fps * a.seconds))
+                st, extra = _run(clip, a.workers, dash, a.blur, a.switch_ms, fps, n_frames)
                 rows.append(
                     {
                         "fps_in": fps,
@@ -159,8 +160,35 @@ class _ThreadCPU:
         return out
 
 
+STEADY_AFTER_S = 2.0  # start-up: each landmarker's priming (~90 ms) and the face's calibration at 1 s
+
+
+def _steady(seen: list[tuple[int, float]], fps: float, n_frames: int) -> dict:
+    """Latency and drops over the frames after the first ``STEADY_AFTER_S`` (the sustained rate)."""
+    import numpy as np
+
+    first = int(STEADY_AFTER_S * fps)
+    lat = np.array([ms for i, ms in seen if i >= first])
+    if len(lat) == 0 or n_frames <= first:
+        return {}
+    p50, p95, p99 = np.percentile(lat, [50, 95, 99])
+    dropped = (n_frames - first) - len(lat)
+    return {
+        "steady_p50_ms": round(float(p50), 2),
+        "steady_p95_ms": round(float(p95), 2),
+        "steady_p99_ms": round(float(p99), 2),
+        "steady_drop_ratio": round(dropped / (n_frames - first), 6),
+    }
+
+
 def _run(
-    clip: Path, workers: int, dashboard: bool, blur: bool, switch_ms: float | None = None
+    clip: Path,
+    workers: int,
+    dashboard: bool,
+    blur: bool,
+    switch_ms: float | None = None,
+    fps: float = 0.0,
+    n_frames: int = 0,
 ) -> tuple[dict, dict]:
     """One real-time run of ``clip``; with ``dashboard``, a page's worth of WebSocket client reads it all."""
     import threading
@@ -172,11 +200,18 @@ def _run(
     si = switch_ms / 1000.0 if switch_ms else None
     cpu0 = _cpu_s()
     if not dashboard:
+        seen: list[tuple[int, float]] = []
         with _ThreadCPU() as by_thread:
-            st = run_live(src, workers=workers, switch_interval_s=si).to_dict()
+            st = run_live(
+                src,
+                workers=workers,
+                switch_interval_s=si,
+                on_frame=lambda fr, _ev, lat_ms: seen.append((fr.index, lat_ms)),
+            ).to_dict()
         n = max(st["frames"], 1)
         extra = {"cpu_ms_per_frame": round(1000 * (_cpu_s() - cpu0) / n, 2)}
         extra.update({f"{k}_ms": round(1000 * v / n, 2) for k, v in by_thread.groups().items()})
+        extra.update(_steady(seen, fps, n_frames))
         return st, extra
     from websockets.sync.client import connect
 

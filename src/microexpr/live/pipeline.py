@@ -28,6 +28,9 @@ from microexpr.live.sources import LiveFrame, LiveSource
 from microexpr.types import Event
 
 LAT_BIN_MS = 0.05  # latency histogram resolution
+# frames waiting for a landmarker: about 130 ms at 120 fps, enough to ride out a landmarker's start (~90 ms of
+# priming) or a face's calibration without losing frames; only a sustained overload drops (the oldest) frames
+QUEUE_FRAMES = 16
 LAT_MAX_MS = 2000.0  # latencies above this are kept as the histogram's last bin
 
 
@@ -158,7 +161,7 @@ def run_live(
     *,
     on_frame: Callable[[object, list[Event], float], None] | None = None,
     workers: int = 2,
-    queue_size: int = 4,
+    queue_size: int = QUEUE_FRAMES,
     max_faces: int = 1,
     model_path: object = None,
     stop: threading.Event | None = None,
@@ -175,7 +178,7 @@ def run_live(
         source: from :func:`~microexpr.live.sources.open_live`.
         on_frame: called in frame order with (FrameResult, events that closed with it, latency in ms).
         workers: landmarker threads (2 uses both cores of a 2-core machine).
-        queue_size: frames waiting for a landmarker, at most.
+        queue_size: frames waiting for a landmarker, at most (then the oldest is dropped).
         max_faces: faces tracked per frame.
         model_path: a face model other than the installed one.
         stop: set it to end the run early; everything is flushed.
