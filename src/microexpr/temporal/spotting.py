@@ -420,18 +420,13 @@ class FaceSpotter:
         if ratio[AU45] >= o.release:
             crossing &= AU45_MASK  # during a blink the lids drag other AUs over their thresholds: not theirs
             since45 = self._since[AU45]
-            if (
-                run is not None
-                and run.aus is not None
-                and crossing[AU45]
-                and not run.aus[AU45]
-                and since45 is not None
-                and (since45.t_s - run.start.t_s) * 1000.0 > o.micro_max_ms
-            ):
-                # a blink inside a longer expression ends it (the blink is not its apex); a shorter run
-                # leading into a blink may be the lids starting to move, and stays with the blink
-                out += self._close(cut=False)
-                run, self._since[AU45] = None, since45
+            if run is not None and run.aus is not None and crossing[AU45] and not run.aus[AU45]:
+                if since45 is not None and (since45.t_s - run.start.t_s) * 1000.0 > o.micro_max_ms:
+                    # a blink inside a longer expression ends it (the blink is not its apex)
+                    out += self._close(cut=False)
+                    run, self._since[AU45] = None, since45
+                else:  # a shorter run leading into a blink is the lids starting to move: it is the blink's
+                    run.aus[:] = False
         if run is None and crossing.any():
             # an event starts where the AU that crossed its threshold first rose above release: activity of
             # other AUs below their thresholds neither starts an event nor holds one open
@@ -494,7 +489,8 @@ class FaceSpotter:
             return []
         ratio = run.apex_ratio
         involved = np.flatnonzero(ratio >= 1.0)
-        if int(np.argmax(ratio)) == AU45:
+        own = ratio if run.aus is None else np.where(run.aus, ratio, -np.inf)  # the AUs that made it
+        if int(np.argmax(own)) == AU45:
             kind, involved = "blink", np.array([AU45])  # what moves with the lids is not reported
         else:
             kind = "micro" if duration_ms <= self.o.micro_max_ms else "macro"
