@@ -73,9 +73,8 @@ class SpotOptions:
     micro_max_ms: float = 500.0  # micro-expressions last at most this long (the research convention)
     min_confidence: float = 0.5  # tracking confidence below this makes a frame unusable
     neutral_ms: float = 500.0  # online without a given noise level: learn it from the first usable stretch
-    # after a blink the landmarker's lids (and what moves with them) take up to ~1 s to settle: for this long
-    # after AU45 falls back, an AU still in that tail counts only as far as it rises above its lowest value
-    # since the blink (a decaying tail is not an event, a new movement still is)
+    # after a blink the landmarker's lids (and what moves with them) take up to ~1 s to settle: for at most
+    # this long after AU45 falls back, an AU still up then counts as zero until it has come down once
     blink_recovery_ms: float = 1500.0
     blink_rebound_ms: float = 250.0  # ... and an AU that rises this soon after AU45 falls back is in the tail
 
@@ -250,7 +249,7 @@ class _Run:
     apex: _Sample | None = None
     apex_ratio: np.ndarray | None = None
     after_gap: bool = False
-    aus: np.ndarray | None = None  # (n_au,) bool: the AUs that crossed their threshold in this run
+    aus: np.ndarray = field(default_factory=lambda: np.zeros(len(AU_CODES), bool))  # AUs that crossed in it
 
 
 @dataclass
@@ -420,7 +419,7 @@ class FaceSpotter:
         if ratio[AU45] >= o.release:
             crossing &= AU45_MASK  # during a blink the lids drag other AUs over their thresholds: not theirs
             since45 = self._since[AU45]
-            if run is not None and run.aus is not None and crossing[AU45] and not run.aus[AU45]:
+            if run is not None and crossing[AU45] and not run.aus[AU45]:
                 if since45 is not None and (since45.t_s - run.start.t_s) * 1000.0 > o.micro_max_ms:
                     # a blink inside a longer expression ends it (the blink is not its apex)
                     out += self._close(cut=False)
@@ -434,8 +433,7 @@ class FaceSpotter:
             k0 = min(starts, key=lambda k: self._since[k].t_s) if starts else int(np.argmax(crossing))
             on = self._since[k0] or c
             run = self._run = _Run(on, c, after_gap=bool(self._since_gap[k0]) if starts else after_gap)
-            run.aus = np.zeros(len(ratio), bool)
-        if run is not None and run.aus is not None:
+        if run is not None:
             run.aus |= crossing
             own = ratio[run.aus]
             # a blink lasts while AU45 is over its threshold: its huge range falls steeply there, while the
@@ -489,8 +487,7 @@ class FaceSpotter:
             return []
         ratio = run.apex_ratio
         involved = np.flatnonzero(ratio >= 1.0)
-        own = ratio if run.aus is None else np.where(run.aus, ratio, -np.inf)  # the AUs that made it
-        if int(np.argmax(own)) == AU45:
+        if int(np.argmax(np.where(run.aus, ratio, -np.inf))) == AU45:  # of the AUs that made it
             kind, involved = "blink", np.array([AU45])  # what moves with the lids is not reported
         else:
             kind = "micro" if duration_ms <= self.o.micro_max_ms else "macro"
