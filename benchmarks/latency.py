@@ -42,8 +42,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mx-lat-") as tmp:
         for fps in a.fps:
             clip = make_sample_video(Path(tmp) / f"clip{int(fps)}.mp4", fps=fps, seconds=a.seconds)
+            n_frames = int(round(fps * a.seconds))
             for dash in [d for _ in range(a.repeat) for d in ((False, True) if a.dashboard else (False,))]:
-                n_frames = int(round(fps * a.seconds))
                 st, extra = _run(clip, a.workers, dash, a.blur, a.switch_ms, fps, n_frames)
                 rows.append(
                     {

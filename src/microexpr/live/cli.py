@@ -11,6 +11,8 @@ from typing import Optional
 
 import typer
 
+from microexpr.live.pipeline import QUEUE_FRAMES
+
 
 def live_cmd(
     source: str = typer.Argument(..., help="A camera (0 or /dev/video0), a stream URL, or a video file."),
@@ -24,9 +26,9 @@ def live_cmd(
         2, "--workers", help="Landmarker threads (2 uses both cores of a 2-core machine)."
     ),
     queue: int = typer.Option(
-        16,
+        QUEUE_FRAMES,
         "--queue",
-        help="Frames waiting for a landmarker, at most (then the oldest drop); 16 is 130 ms at 120 fps.",
+        help=f"Frames waiting for a landmarker, at most (then the oldest drop); {QUEUE_FRAMES} is 130 ms at 120 fps.",
     ),
     max_faces: int = typer.Option(1, "--max-faces", help="Most faces tracked per frame."),
     fps: Optional[float] = typer.Option(None, "--fps", help="Camera frame rate to ask for."),

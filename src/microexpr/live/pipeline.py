@@ -28,10 +28,10 @@ from microexpr.live.sources import LiveFrame, LiveSource
 from microexpr.types import Event
 
 LAT_BIN_MS = 0.05  # latency histogram resolution
+LAT_MAX_MS = 2000.0  # latencies above this are kept as the histogram's last bin
 # frames waiting for a landmarker: about 130 ms at 120 fps, enough to ride out a landmarker's start (~90 ms of
 # priming) or a face's calibration without losing frames; only a sustained overload drops (the oldest) frames
 QUEUE_FRAMES = 16
-LAT_MAX_MS = 2000.0  # latencies above this are kept as the histogram's last bin
 
 
 class LiveStats:
