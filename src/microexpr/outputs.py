@@ -42,6 +42,7 @@ EVENT_COLUMNS = (
     "aus",
     "emotion",
     "confidence",
+    "truncated",
 )
 
 
@@ -62,6 +63,7 @@ def events_table(events: list) -> pd.DataFrame:
                 "aus": "+".join(e.au_codes),
                 "emotion": e.emotion,
                 "confidence": e.confidence,
+                "truncated": e.truncated,
             }
             for e in events
         ],

@@ -182,6 +182,8 @@ class Event:
     au_codes: tuple[str, ...] = field(default_factory=tuple)
     emotion: str | None = None
     confidence: float = 0.0
+    truncated: bool = False  # its offset fell in a tracking gap: offset_* is the last frame seen before it,
+    # and the movement went on for an unknown time (only macro-expressions are reported so)
 
     def __post_init__(self) -> None:
         if self.kind not in ("micro", "macro", "blink"):

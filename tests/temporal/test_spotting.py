@@ -47,6 +47,19 @@ def test_frames_marked_unusable_cannot_carry_an_event():
     assert (track.state[(t > 1.9) & (t < 2.4)] == EXCLUDED).all() and (track.state[t < 1.8] == USED).all()
 
 
+def test_a_gap_only_keeps_a_macro_whose_onset_was_seen_and_marks_it_truncated():
+    # AU04 (index 2) held 2.0-4.0 s, AU12 (index 8) 5.0-5.4 s; a hand covers the face 3.2-3.6 s and 5.2-5.6 s
+    t, au = _series(60, [(2, 2.0, 4.0, 3.0), (8, 5.0, 5.4, 2.0)], n_s=7.0)
+    usable = ~(((t > 3.2) & (t < 3.6)) | ((t > 5.2) & (t < 5.6)))
+    track = spot_face(0, np.arange(len(t)), t, au, usable, np.flatnonzero(t < 1.5), SpotOptions())
+    # the AU04 macro's first 1.2 s were seen: a macro for certain, cut where the face was lost; what follows
+    # the gap has no onset of its own; the AU12 movement was cut after 200 ms: its kind is unknown
+    assert [(e.kind, e.au_codes, e.truncated) for e in track.events] == [("macro", ("AU04",), True)]
+    e = track.events[0]
+    assert abs(e.onset_s - 2.0) < 0.15 and 3.0 < e.offset_s <= 3.2
+    assert track.suppressed == 2
+
+
 def test_the_micro_macro_boundary_is_configurable(smile_video):
     from microexpr import analyze_video
 

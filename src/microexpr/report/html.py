@@ -279,9 +279,16 @@ def render_report(
         emotion = (
             "" if e.emotion is None or (isinstance(e.emotion, float) and np.isnan(e.emotion)) else e.emotion
         )
+        cut = str(getattr(e, "truncated", False)) == "True"  # its offset fell in a tracking gap
+        offset_cell = (
+            f'<td title="the face was lost here: the expression went on">{e.offset_s:.3f} (face lost)</td>'
+            f"<td>&ge; {e.duration_ms:.0f}</td>"
+            if cut
+            else f"<td>{e.offset_s:.3f}</td><td>{e.duration_ms:.0f}</td>"
+        )
         ev_rows.append(
             f'<tr class="event {html.escape(str(e.kind))}"><td>{int(e.face_id)}</td><td>{html.escape(str(e.kind))}</td>'
-            f"<td>{e.onset_s:.3f}</td><td>{e.apex_s:.3f}</td><td>{e.offset_s:.3f}</td><td>{e.duration_ms:.0f}</td>"
+            f"<td>{e.onset_s:.3f}</td><td>{e.apex_s:.3f}</td>{offset_cell}"
             f"<td>{html.escape(str(e.aus))}</td><td>{html.escape(str(emotion))}</td><td>{e.confidence:.2f}</td>"
             f"<td>{img('onset')}{img('apex')}{img('offset')}</td><td>{img('replay', 'replay')}</td></tr>"
         )

@@ -143,6 +143,7 @@ def event_json(ev: Event) -> dict:
         "aus": list(ev.au_codes),
         "emotion": ev.emotion,
         "confidence": _f(ev.confidence, 3),
+        "truncated": ev.truncated,
     }
 
 

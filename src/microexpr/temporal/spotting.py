@@ -11,7 +11,9 @@ stretch, so the same settings work at 30 and at 200 fps. Per frame:
    tracking confidence or no face are not trusted, nor are the ``settle_ms`` after them (MediaPipe's video
    mode carries a disturbance over for about that long). An untrusted stretch of at most ``bridge_ms`` is
    bridged by linear interpolation between the frames around it (settling frames included); a longer one
-   breaks the track: no event may span it, and a candidate cut by it is dropped (counted as suppressed).
+   breaks the track: no event may span it. A candidate cut by it (its onset or offset in the gap) is dropped
+   and counted as suppressed, unless only its offset fell in the gap and what was seen of it is already longer
+   than ``micro_max_ms``: then it is a macro-expression for certain, reported with ``truncated`` set.
 2. **smoothing**: a Gaussian (sigma ``smooth_ms``) over the frames within 2 sigma on either side; it adds
    a lag of 2 sigma (30 ms) and keeps onsets sharp (no one-sided filter drags them late).
 3. **rest level**: the 10th percentile of each AU over the trailing ``baseline_ms`` is subtracted, so slow
@@ -386,12 +388,13 @@ class FaceSpotter:
             self._forget()
             prev = _Sample(prev.frame, prev.t_s, prev.x, False, EXCLUDED)
         if c.state == EXCLUDED:
-            if self._run is not None:
+            cut = self._run is not None
+            if cut:  # the event in progress is cut here (counted by _close if it is dropped)
                 out += self._close(cut=True)
             self._forget()
             thr = self._current_threshold()
             if thr is not None and float((d / thr).max()) >= 1.0 and not self._in_suppressed:
-                self.suppressed += 1  # a candidate the untrusted frames hide
+                self.suppressed += int(not cut)  # a candidate the untrusted frames hide
                 self._in_suppressed = True
             return out
         self._in_suppressed = False
@@ -482,9 +485,6 @@ class FaceSpotter:
         duration_ms = (off.t_s - on.t_s) * 1000.0
         if duration_ms < self.o.min_duration_ms:
             return []
-        if cut or run.after_gap:  # its true onset or offset fell in a gap: never invent an event there
-            self.suppressed += 1
-            return []
         ratio = run.apex_ratio
         involved = np.flatnonzero(ratio >= 1.0)
         if int(np.argmax(np.where(run.aus, ratio, -np.inf))) == AU45:  # of the AUs that made it
@@ -492,6 +492,13 @@ class FaceSpotter:
         else:
             kind = "micro" if duration_ms <= self.o.micro_max_ms else "macro"
             involved = involved[involved != AU45]
+        if run.after_gap or (cut and kind != "macro"):
+            # its onset fell in a gap (where it began, and so its apex, are unknown), or its offset did and its
+            # kind is unknown: never invent an event across a gap, nor guess a kind. An event whose offset alone
+            # fell in the gap and that was already longer than a micro-expression is a macro for certain: it is
+            # reported, truncated at the last frame seen
+            self.suppressed += 1
+            return []
         conf = float(np.clip(1.0 - 1.0 / max(run.peak, 1e-6), 0.0, 1.0))
         return [
             Event(
@@ -506,6 +513,7 @@ class FaceSpotter:
                 tuple(AU_CODES[i] for i in involved),
                 None,
                 round(conf, 3),
+                cut,
             )
         ]
 
