@@ -515,8 +515,7 @@ def analyze_video(
         flow, cols["occlusion"] = _flow_features(cols, neutral, workdir)
         cols["geo"] = np.hstack([cols["geo"], flow])
         cols["flag_occlusion"] = (cols["occlusion"] > OCCLUSION_FLAG).astype(np.int8)
-        if not images_mode:
-            _decouple_pose(cols, neutral, baselines, workdir)
+        coupled = {} if images_mode else _decouple_pose(cols, neutral, baselines, workdir)
         _fill_aus(cols, baselines, images_mode and given is None, mode)
         cols["spot_state"] = np.full(int(cols["n"]), EXCLUDED, np.int8)
         events, suppressed = (
@@ -524,6 +523,10 @@ def analyze_video(
             if images_mode
             else _spot(cols, neutral, SpotOptions(micro_max_ms=opts.micro_max_ms))
         )
+        if coupled:  # fit the pose coupling again without the expressions found, and spot again
+            _decouple_pose_again(cols, neutral, coupled, events)
+            _fill_aus(cols, baselines, False, mode)
+            events, suppressed = _spot(cols, neutral, SpotOptions(micro_max_ms=opts.micro_max_ms))
         if opts.emotions and not images_mode:  # the use guard (issue 7) turns emotions off: no labels at all
             from microexpr.recognize.label import label_events
 
@@ -726,19 +729,32 @@ def _spot(
     return table, suppressed
 
 
+@dataclass
+class _Coupled:
+    """What a face's pose decoupling started from, kept for the second fit."""
+
+    rows: np.ndarray
+    geo: np.ndarray  # features before decoupling
+    bs: np.ndarray
+    pose: np.ndarray  # (T, 3) stable-point rotation, radians
+    fit: np.ndarray  # (T,) bool, frames trusted for the fit
+
+
 def _decouple_pose(
     cols: dict[str, np.ndarray], neutral: dict[int, np.ndarray], baselines: dict[int, Baseline], workdir: Path
-) -> None:
+) -> dict[int, _Coupled]:
     """Remove the head-pose-following part of each face's geometry, flow and blendshape features.
 
     The pose used is the rotation of the rigid fit of the stable points (forehead, nose bridge, inner eye
     corners, face outline) to the face's reference, not the landmarker's transform, which expressions move.
+    Returns, for each face whose head moved enough to learn from, what :func:`_decouple_pose_again` needs.
     """
-    from microexpr.measure.decouple import remove_pose_coupling, stable_rotation
+    from microexpr.measure.decouple import decoupling_applies, remove_pose_coupling, stable_rotation
 
     n = int(cols["n"])
+    out: dict[int, _Coupled] = {}
     if n == 0:
-        return
+        return out
     lms = np.memmap(workdir / "landmarks.f32", np.float32, "r", shape=(n, N_LANDMARKS, 3))
     for f, local in neutral.items():
         if f not in baselines:
@@ -747,9 +763,37 @@ def _decouple_pose(
         q = cols["quality"][rows]
         fit = (cols["success"][rows] > 0) & (q[:, 5:8].sum(1) == 0)
         pose = stable_rotation(np.asarray(lms[rows]), baselines[f].reference, cols["success"][rows] > 0)
+        if not decoupling_applies(pose, fit, local):
+            continue
         t = cols["t_s"][rows]
-        cols["geo"][rows] = remove_pose_coupling(cols["geo"][rows], pose, t, fit, local)
-        cols["bs"][rows] = remove_pose_coupling(cols["bs"][rows], pose, t, fit, local)
+        out[f] = _Coupled(rows, cols["geo"][rows].copy(), cols["bs"][rows].copy(), pose, fit)
+        cols["geo"][rows] = remove_pose_coupling(out[f].geo, pose, t, fit, local)
+        cols["bs"][rows] = remove_pose_coupling(out[f].bs, pose, t, fit, local)
+    return out
+
+
+def _decouple_pose_again(
+    cols: dict[str, np.ndarray],
+    neutral: dict[int, np.ndarray],
+    coupled: dict[int, _Coupled],
+    events: pd.DataFrame,
+) -> None:
+    """The second decoupling fit: each face's frames within the events found after the first one (and
+    ``REFIT_MARGIN_MS`` around them) are left out, so that expressions which came while the head was turned
+    are not taken for the pose's leak. A face that would have too little left keeps its first fit."""
+    from microexpr.measure.decouple import REFIT_MARGIN_MS, decoupling_applies, remove_pose_coupling
+
+    for f, c in coupled.items():
+        t = cols["t_s"][c.rows]
+        busy = np.zeros(len(c.rows), bool)
+        for e in events[events["face_id"] == f].itertuples():
+            m = REFIT_MARGIN_MS / 1000.0
+            busy |= (t >= float(e.onset_s) - m) & (t <= float(e.offset_s) + m)
+        fit = c.fit & ~busy
+        if not busy.any() or not decoupling_applies(c.pose, fit, neutral[f]):
+            continue
+        cols["geo"][c.rows] = remove_pose_coupling(c.geo, c.pose, t, fit, neutral[f])
+        cols["bs"][c.rows] = remove_pose_coupling(c.bs, c.pose, t, fit, neutral[f])
 
 
 def _fill_aus(

@@ -5,6 +5,10 @@ head by a few degrees still moves the estimated lids, lip corners and crop flow 
 not a similarity). Over a whole track, expressions come and go independently of small pose changes, so a
 robust regression of each feature on the pose offset from the neutral pose (linear and quadratic terms)
 finds that leak, and subtracting it leaves the expression.
+
+Expressions that happen to come while the head is turned would be taken for leak (a 2 s brow raise during a
+3 degree turn is a fifth of a 15 s track), so the analysis fits twice: the second fit leaves out the frames of
+the events spotted after the first (and ``REFIT_MARGIN_MS`` around them).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import numpy as np
 
 MIN_POSE_SPREAD_DEG = 2.0  # below this (5-95 percentile range) the head holds still: nothing to learn
 HUBER_K = 1.345  # robust weights: frames far off the fit (expressions) count less
+REFIT_MARGIN_MS = 100.0  # the second fit leaves out each first-pass event and this much on either side
 
 
 def stable_rotation(landmarks: np.ndarray, reference: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -58,6 +63,17 @@ def pose_terms(pose_rad: np.ndarray, neutral_pose_rad: np.ndarray, t_s: np.ndarr
     )
 
 
+def decoupling_applies(pose_rad: np.ndarray, fit_rows: np.ndarray, neutral_rows: np.ndarray) -> bool:
+    """Whether there is a pose coupling to learn: enough trusted frames, a neutral stretch, and a head that
+    moved at least ``MIN_POSE_SPREAD_DEG`` (5-95 percentile range) on some axis over the trusted frames."""
+    pose = np.asarray(pose_rad, np.float64)
+    ok = np.asarray(fit_rows, bool) & np.isfinite(pose).all(1)
+    if ok.sum() < 30 or len(neutral_rows) == 0:
+        return False
+    spread = np.percentile(pose[ok], 95, axis=0) - np.percentile(pose[ok], 5, axis=0)
+    return bool(np.max(np.abs(spread)) * 180.0 / np.pi >= MIN_POSE_SPREAD_DEG)
+
+
 def remove_pose_coupling(
     features: np.ndarray,
     pose_rad: np.ndarray,
@@ -83,12 +99,9 @@ def remove_pose_coupling(
     x = np.asarray(features, np.float64)
     pose = np.asarray(pose_rad, np.float64)
     ok = np.asarray(fit_rows, bool) & np.isfinite(pose).all(1) & np.isfinite(x).all(1)
-    if ok.sum() < 30 or len(neutral_rows) == 0:
+    if not decoupling_applies(pose, ok, neutral_rows):
         return x
     zero = np.median(pose[neutral_rows], axis=0)
-    spread = np.percentile(pose[ok], 95, axis=0) - np.percentile(pose[ok], 5, axis=0)
-    if np.max(np.abs(spread)) * 180.0 / np.pi < MIN_POSE_SPREAD_DEG:
-        return x
     a = pose_terms(np.where(np.isfinite(pose), pose, zero), zero, t_s)
     a_fit, y = a[ok], x[ok] - np.median(x[neutral_rows], axis=0)
     w = np.ones((len(y), y.shape[1]))
