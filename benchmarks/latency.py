@@ -8,7 +8,7 @@ landmarker's own inference, the other groups are the work around it (see ``_Thre
 cores (issue 6): 120 fps sustained with at most 1% dropped and p95 <= 25 ms.
 
     python benchmarks/latency.py [--fps 60 120 200] [--seconds 10] [--workers 2]
-                                 [--dashboard [--blur]] [--repeat 3] [--switch-ms 1]
+                                 [--dashboard [--blur]] [--repeat 3] [--switch-ms 1] [--opencv-threads 1]
 
 With ``--dashboard`` each rate is played twice, without and with the live dashboard (server, video encoding,
 one WebSocket client reading everything), alternating, and the ratios with/without are printed.
@@ -32,6 +32,12 @@ def main() -> None:
     ap.add_argument(
         "--switch-ms", type=float, default=None, help="Python's thread switch interval during each run (ms)"
     )
+    ap.add_argument(
+        "--opencv-threads",
+        type=int,
+        default=0,
+        help="OpenCV's threads during each run (run_live's opencv_threads; 0, the default: OpenCV's own pool)",
+    )
     a = ap.parse_args()
 
     import pandas as pd
@@ -44,7 +50,7 @@ def main() -> None:
             clip = make_sample_video(Path(tmp) / f"clip{int(fps)}.mp4", fps=fps, seconds=a.seconds)
             n_frames = int(round(fps * a.seconds))
             for dash in [d for _ in range(a.repeat) for d in ((False, True) if a.dashboard else (False,))]:
-                st, extra = _run(clip, a.workers, dash, a.blur, a.switch_ms, fps, n_frames)
+                st, extra = _run(clip, a.workers, dash, a.blur, a.switch_ms, fps, n_frames, a.opencv_threads)
                 rows.append(
                     {
                         "fps_in": fps,
@@ -87,8 +93,10 @@ class _ThreadCPU:
     own threads (``mediapipe``: the landmarker's inference), and the rest of the work around it: ``analysis``
     (the thread that called run_live: measures, flow, AUs, spotting), ``lm_python`` (the landmarker threads'
     Python side: image hand-over, result read, crops), ``capture`` (reading, decoding, RGB conversion) and
-    ``other`` (MediaPipe's dispatcher threads and anything else). Threads are sampled every 0.2 s, since
-    they end with the run; the groups therefore miss at most the run's last 0.2 s."""
+    ``other`` (MediaPipe's dispatcher threads and anything else). Unnamed native threads count as
+    ``mediapipe``: that includes OpenCV's pool worker (0.4-0.9 ms a frame), unless ``--opencv-threads 1``
+    runs OpenCV's calls in the threads that make them. Threads are sampled every 0.2 s, since they end
+    with the run; the groups therefore miss at most the run's last 0.2 s (and threads that live shorter)."""
 
     def __init__(self) -> None:
         import threading
@@ -189,6 +197,7 @@ def _run(
     switch_ms: float | None = None,
     fps: float = 0.0,
     n_frames: int = 0,
+    opencv_threads: int = 0,
 ) -> tuple[dict, dict]:
     """One real-time run of ``clip``; with ``dashboard``, a page's worth of WebSocket client reads it all."""
     import threading
@@ -198,6 +207,7 @@ def _run(
 
     src = open_live(str(clip), realtime=True)
     si = switch_ms / 1000.0 if switch_ms else None
+    cv_threads = opencv_threads if opencv_threads > 0 else None
     cpu0 = _cpu_s()
     if not dashboard:
         seen: list[tuple[int, float]] = []
@@ -206,6 +216,7 @@ def _run(
                 src,
                 workers=workers,
                 switch_interval_s=si,
+                opencv_threads=cv_threads,
                 on_frame=lambda fr, _ev, lat_ms: seen.append((fr.index, lat_ms)),
             ).to_dict()
         n = max(st["frames"], 1)
@@ -235,7 +246,14 @@ def _run(
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
         session.wait_for_page(10.0)
-        run_live(session.source, on_frame=session.on_frame, workers=workers, stats=st, switch_interval_s=si)
+        run_live(
+            session.source,
+            on_frame=session.on_frame,
+            workers=workers,
+            stats=st,
+            switch_interval_s=si,
+            opencv_threads=cv_threads,
+        )
         session.finish()
         dash = session.dashboard.stats()
     reader.join(5.0)

@@ -955,6 +955,7 @@ class FrameAnalyzer:
         self.meters: dict[int, FlowMeter] = {}
         self.flow_offset: dict[int, np.ndarray] = {}
         self.motion_held: dict[int, bool] = {}
+        self._geo_neutral: dict[int, tuple[Baseline, np.ndarray]] = {}  # a baseline's geo neutral + zero flow
 
     def _ready(self, fid: int, w: _Warm) -> bool:
         if self.neutral_range is not None:
@@ -1040,10 +1041,13 @@ class FrameAnalyzer:
                 au = warmup.au[-1]
                 warmups.append(warmup)
             else:
+                held_neutral = self._geo_neutral.get(fid)  # (the same values, made once per neutral)
+                if held_neutral is None or held_neutral[0] is not b:
+                    held_neutral = self._geo_neutral[fid] = (b, np.concatenate([b.geo_neutral, zeros_flow]))
                 au = au_intensity(
                     np.concatenate([m.geo, flow]),
                     f.blendshapes,
-                    geo_neutral=np.concatenate([b.geo_neutral, zeros_flow]),
+                    geo_neutral=held_neutral[1],
                     bs_neutral=b.bs_neutral,
                     landmark_mode=self.landmark_mode,
                 )
@@ -1057,8 +1061,8 @@ class FrameAnalyzer:
                     m.confidence,
                     m.pose,
                     m.gaze,
-                    {c: float(v) for c, v in zip(AU_CODES, au)},
-                    {c: bool(v) for c, v in zip(AU_CODES, present)},
+                    dict(zip(AU_CODES, np.asarray(au, np.float64).tolist())),  # (Python floats and bools)
+                    dict(zip(AU_CODES, np.asarray(present, bool).tolist())),
                     f.blendshapes,
                     quality,
                     f.landmarks_px,

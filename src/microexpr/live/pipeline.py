@@ -111,20 +111,27 @@ class LiveStats:
 class _Inbox:
     """A bounded queue of frames in ``lanes`` lanes, frame i in lane i % lanes (landmarker k reads lane k, so
     each tracks a fixed, reproducible share of the frames); a live source drops the globally oldest frame
-    when it is full, a file waits."""
+    when it is full, a file waits.
+
+    One lock, one condition per lane and one for the space left: a frame wakes only the landmarker of its
+    lane, and a taken frame wakes only a capture thread waiting for room (not every thread on every change:
+    each needless wake-up is a thread switch and a GIL hand-over on a 2-core machine that has none to spare).
+    """
 
     def __init__(self, size: int, drop_oldest: bool, lanes: int = 1) -> None:
         self.lanes: list[deque[LiveFrame]] = [deque() for _ in range(max(1, lanes))]
         self.size = size
         self.drop_oldest = drop_oldest
-        self.cv = threading.Condition()
+        self.lock = threading.Lock()
+        self.lane_cv = [threading.Condition(self.lock) for _ in self.lanes]
+        self.room_cv = threading.Condition(self.lock)
         self.closed = False
         self.dropped: set[int] = set()  # indices of the frames dropped
         self.max_len = 0
         self.n = 0  # frames waiting, over all lanes
 
     def put(self, fr: LiveFrame, stop: threading.Event) -> None:
-        with self.cv:
+        with self.lock:
             if self.drop_oldest:
                 if self.n >= self.size:
                     oldest = min((q for q in self.lanes if q), key=lambda q: q[0].index)
@@ -132,28 +139,33 @@ class _Inbox:
                     self.n -= 1
             else:
                 while self.n >= self.size and not stop.is_set():
-                    self.cv.wait(0.1)
-            self.lanes[fr.index % len(self.lanes)].append(fr)
+                    self.room_cv.wait(0.1)
+            lane = fr.index % len(self.lanes)
+            self.lanes[lane].append(fr)
             self.n += 1
             self.max_len = max(self.max_len, self.n)
-            self.cv.notify_all()
+            self.lane_cv[lane].notify()  # (one lane: its landmarker; one lane for all: one free landmarker)
 
     def get(self, stop: threading.Event, lane: int = 0) -> LiveFrame | None:
         q = self.lanes[lane]
-        with self.cv:
+        with self.lock:
             while not q and not self.closed and not stop.is_set():
-                self.cv.wait(0.1)
+                self.lane_cv[lane].wait(0.1)
             if not q:
                 return None
             fr = q.popleft()
             self.n -= 1
-            self.cv.notify_all()
+            if not self.drop_oldest:
+                self.room_cv.notify()
+            if q:  # another frame waits in this lane (several landmarkers on one lane): pass the word on
+                self.lane_cv[lane].notify()
             return fr
 
     def close(self) -> None:
-        with self.cv:
+        with self.lock:
             self.closed = True
-            self.cv.notify_all()
+            for cv in (*self.lane_cv, self.room_cv):
+                cv.notify_all()
 
 
 def run_live(
@@ -171,6 +183,7 @@ def run_live(
     neutral_range: tuple[float, float] | None = None,
     baseline: object = None,
     switch_interval_s: float | None = None,
+    opencv_threads: int | None = None,
 ) -> LiveStats:
     """Run the live pipeline until the source ends or ``stop`` is set (Ctrl-C sets it from the CLI).
 
@@ -191,6 +204,12 @@ def run_live(
         switch_interval_s: Python's thread switch interval during the run (``sys.setswitchinterval``; the
             default 5 ms lets the analysis thread keep the GIL that long while a landmarker thread, back from
             MediaPipe, waits for it); None leaves it as it is. Restored at the end.
+        opencv_threads: OpenCV's threads during the run (``cv2.setNumThreads``), restored at the end; None
+            (the default) leaves OpenCV's own pool. 1 runs each OpenCV call (grey conversion, crops, region
+            flow) in the thread that makes it, with no pool worker spinning between calls: about 0.5 ms less
+            CPU a frame at 120 fps, but the analysis thread then does the region flow alone, and on the 2-core
+            machine the latency was higher (steady p95 20-27 ms against 19-21 ms with the pool, three
+            alternating runs each). The numbers are the same either way.
 
     Returns:
         The run's :class:`LiveStats`.
@@ -253,6 +272,11 @@ def run_live(
     old_switch = sys.getswitchinterval()
     if switch_interval_s is not None:
         sys.setswitchinterval(switch_interval_s)
+    import cv2
+
+    old_cv_threads = cv2.getNumThreads()
+    if opencv_threads is not None:
+        cv2.setNumThreads(opencv_threads)
     # Everything imported and built so far (MediaPipe, SciPy, pandas...: some 10^5 objects) would otherwise be
     # walked by each full garbage collection during the run: a 50 ms pause holding the GIL, every few
     # seconds, that stalls every thread and makes a live source drop frames. Collect once now, before the
@@ -297,6 +321,7 @@ def run_live(
         for t in threads:
             t.join(timeout=5)
         sys.setswitchinterval(old_switch)
+        cv2.setNumThreads(old_cv_threads)
         if unfreeze:
             gc.unfreeze()
         for lm in landmarkers:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from microexpr.measure.align import STABLE, align_to, iod
+from microexpr.measure.align import STABLE, FixedTarget, iod
 from microexpr.measure.gaze import gaze_angles
 from microexpr.measure.geometry import features_aligned
 from microexpr.measure.pose import angular_distance_deg, pose_from, rotation_translation
@@ -47,6 +47,7 @@ class FaceMeasures:
 class _FaceState:
     reference: np.ndarray
     unit: float
+    target: FixedTarget  # the reference's stable points, for the per-frame alignment
     rotation: np.ndarray | None = None
     t_s: float | None = None
     luminance: float | None = None
@@ -85,13 +86,14 @@ class FaceMeasurer:
         st = self._state.get(face.face_id)
         if st is None:
             ref = np.asarray(self.reference_for(face.face_id, face), np.float64)
-            st = self._state[face.face_id] = _FaceState(ref, iod(ref))
-        aligned = align_to(face.landmarks_px, st.reference)
+            st = self._state[face.face_id] = _FaceState(ref, iod(ref), FixedTarget(ref[STABLE]))
+        # align_to(landmarks, reference), its fit's constants taken from the face's state
+        lm = np.asarray(face.landmarks_px, np.float64)
+        scale, r, t = st.target.fit(lm[STABLE])
+        aligned = scale * lm @ r.T + t
         geo = features_aligned(aligned, st.unit)
-        resid = float(
-            np.sqrt(((aligned[STABLE] - st.reference[STABLE]) ** 2).sum(1).mean()) / max(st.unit, 1e-9)
-        )
-        confidence = float(face.confidence * (1.0 - np.clip((resid - 0.02) / 0.10, 0.0, 1.0)))
+        resid = float(np.sqrt(((aligned[STABLE] - st.target.dst) ** 2).sum(1).mean()) / max(st.unit, 1e-9))
+        confidence = float(face.confidence * (1.0 - min(max((resid - 0.02) / 0.10, 0.0), 1.0)))
         rot, trans = rotation_translation(face.transform)
         pose = pose_from(rot, trans)
         gaze = gaze_angles(face.landmarks_px, pose[4], pose[3])

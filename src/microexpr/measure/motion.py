@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from microexpr.facs import LM
-from microexpr.measure.align import STABLE, similarity_fit
+from microexpr.measure.align import STABLE, FixedTarget
 
 CROP_PX = 128
 CROP_UNIT_PX = CROP_PX / 2.2  # one IOD in crop pixels: the crop spans 2.2 IOD from brow to chin
@@ -65,11 +65,12 @@ _REGIONS: tuple[tuple[str, tuple[int, ...], float, str], ...] = (
     ("flow_chin", LM.CHIN_ALL, 0.10, "up"),
 )
 FLOW_FEATURE_NAMES: tuple[str, ...] = tuple(r[0] for r in _REGIONS)
+_TEMPLATE_FIT = FixedTarget(_TEMPLATE)
 
 
 def crop_transform(landmarks: np.ndarray) -> np.ndarray:
     """(2, 3) affine matrix taking image pixels to the aligned crop (2D similarity of the stable points)."""
-    s, r, t = similarity_fit(np.asarray(landmarks, np.float64)[STABLE, :2], _TEMPLATE)
+    s, r, t = _TEMPLATE_FIT.fit(np.asarray(landmarks, np.float64)[STABLE, :2])
     return np.hstack([s * r, t[:, None]])
 
 
@@ -140,6 +141,9 @@ class FlowMeter:
         # constants of the per-frame work, computed once (the same values the per-frame code computed)
         n = CROP_PX * CROP_PX
         self._kth = (n // 2 - 1, n // 2, n - 1)  # np.median's partition points (n is even)
+        self._uv = np.empty((2, n), np.float32)  # the flow's u and v, contiguous (see _medians)
+        self._guess: list[float] | None = None  # the last medians of u and v
+        self._half = [0.05, 0.05]  # half-widths of the windows around them, px (adapted as frames come)
         up = [k for k in range(len(self.masks)) if self.is_up[k] and len(self.masks[k])]
         out = [k for k in range(len(self.masks)) if not self.is_up[k] and len(self.masks[k])]
         # region pixels gathered at once from the interleaved (u, v) flow: 2 * pixel (+ 1 for v)
@@ -159,8 +163,20 @@ class FlowMeter:
         return flat, [(k, int(bounds[j]), int(bounds[j + 1])) for j, k in enumerate(regions)]
 
     def _medians(self, flow: np.ndarray) -> tuple[np.float32, np.float32]:
-        """np.median of the flow's u and of its v, in one partition of both (bit-identical to np.median)."""
+        """np.median of the flow's u and of its v, bit-identical to it.
+
+        The flow's median moves little from one frame to the next, so each component's is first looked for
+        among the values near the last one (:meth:`_near_median`): a count of the values below a window
+        and a partition of the few inside it give the two middle values exactly, for a third of the cost
+        of partitioning all of them. Where the window misses them (or holds zeros, whose sign a full
+        partition would settle), both are taken from one partition of everything, as np.median does.
+        """
         uv = flow.reshape(-1, 2).T  # (2, n) view
+        if self._guess is not None and not np.isnan(uv.max()):  # (NaN anywhere: np.median gives NaN)
+            np.copyto(self._uv, uv)
+            got = (self._near_median(0), self._near_median(1))
+            if got[0] is not None and got[1] is not None:
+                return got[0], got[1]
         part = np.partition(uv, self._kth, axis=1)
         a, b = self._kth[0], self._kth[1]
         out = []
@@ -169,7 +185,31 @@ class FlowMeter:
                 out.append(np.float32(np.nan))
             else:
                 out.append(np.float32(float(np.add.reduce(part[c, a : b + 1])) / 2))
+        self._guess = [float(out[0]), float(out[1])] if not (np.isnan(out[0]) or np.isnan(out[1])) else None
         return out[0], out[1]
+
+    def _near_median(self, c: int) -> np.float32 | None:
+        """The median of component ``c`` of the flow copied to ``_uv`` from the values within ``_half`` of
+        the last one, or None where the two middle values are not both in that window (or are zeros)."""
+        x = self._uv[c]
+        n = len(x)
+        k = n // 2  # the two middle values are the (k-1)-th and k-th smallest (n is even)
+        lo, hi = self._guess[c] - self._half[c], self._guess[c] + self._half[c]
+        below = int(np.count_nonzero(x < lo))
+        inside = x[(x >= lo) & (x <= hi)]
+        r = k - 1 - below
+        if r < 0 or r + 1 >= len(inside):  # a middle value is outside the window: widen it for next time
+            self._half[c] *= 2.0
+            return None
+        part = np.partition(inside, (r, r + 1))
+        m1, m2 = part[r], part[r + 1]
+        if m1 == 0 or m2 == 0:  # -0.0 and 0.0 compare equal: which one is in the middle is np.median's call
+            return None
+        if len(inside) > n // 4:  # a wide window: narrow it (the partition is what costs)
+            self._half[c] *= 0.7
+        med = np.float32(float(m1 + m2) / 2)  # as np.median: the float32 sum of the two, halved
+        self._guess[c] = float(med)
+        return med
 
     def features(self, crop: np.ndarray) -> np.ndarray:
         """(len(FLOW_FEATURE_NAMES),) float64 in IOD units."""

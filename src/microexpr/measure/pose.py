@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from microexpr.measure.align import det, svd
+
 _FLIP = np.diag([1.0, -1.0, -1.0])  # MediaPipe's metric space (y up, z toward the viewer) -> camera frame
 
 
@@ -17,9 +19,9 @@ def rotation_translation(transform: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     """Split the 4x4 facial transform into a pure rotation (3, 3) and a translation in mm, camera frame."""
     m = np.asarray(transform, np.float64)
     a = m[:3, :3]
-    u, _, vt = np.linalg.svd(a)  # remove scale / shear: nearest rotation
+    u, _, vt = svd(a)  # remove scale / shear: nearest rotation
     r = u @ vt
-    if np.linalg.det(r) < 0:
+    if det(r) < 0:
         r = u @ np.diag([1.0, 1.0, -1.0]) @ vt
     return _FLIP @ r @ _FLIP, _FLIP @ m[:3, 3] * 10.0
 

@@ -44,8 +44,19 @@ def face_box(
     landmarks: np.ndarray, width: int, height: int, *, margin: float = 0.1
 ) -> tuple[int, int, int, int]:
     """Landmark bounding box (x0, y0, x1, y1) in pixels, grown by ``margin`` and clipped to the image."""
-    x0, y0 = landmarks[:, 0].min(), landmarks[:, 1].min()
-    x1, y1 = landmarks[:, 0].max(), landmarks[:, 1].max()
+    return _box(*_extent(landmarks), width, height, margin)
+
+
+def _extent(landmarks: np.ndarray) -> tuple[tuple, tuple]:
+    """The landmarks' (x, y) minima and maxima (four 1-D reductions: NumPy's axis-0 ones are slower)."""
+    x, y = landmarks[:, 0], landmarks[:, 1]
+    return (x.min(), y.min()), (x.max(), y.max())
+
+
+def _box(lo: tuple, hi: tuple, width: int, height: int, margin: float) -> tuple[int, int, int, int]:
+    """:func:`face_box` from the landmarks' (x, y) minima and maxima."""
+    x0, y0 = lo
+    x1, y1 = hi
     mx, my = (x1 - x0) * margin, (y1 - y0) * margin
     return (
         int(max(0, np.floor(x0 - mx))),
@@ -67,17 +78,20 @@ def crop_measures(
             values, without converting the face box again.
     """
     h, w = image.shape[:2]
-    x0, y0, x1, y1 = face_box(landmarks, w, h)
+    lo, hi = _extent(landmarks)
+    x0, y0, x1, y1 = _box(lo, hi, w, h, 0.1)
     if x1 - x0 < 2 or y1 - y0 < 2:
         return 0.0, 0.0, 0.0
     if grey is not None:
         crop = np.ascontiguousarray(grey[y0:y1, x0:x1])
     else:
         crop = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
-    lum = float(crop.mean())
+    # crop.mean(), exactly: the sum of uint8 values is an integer, which OpenCV's sum and NumPy's float64
+    # pairwise sum both hold exactly (below 2**53), divided by the count the same way; 25x faster
+    lum = cv2.sumElems(crop)[0] / crop.size
     small = cv2.resize(crop, (CROP_PX, CROP_PX), interpolation=cv2.INTER_AREA)
     sharp = float(cv2.Laplacian(small, cv2.CV_64F).var())
-    size = float(landmarks[:, 1].max() - landmarks[:, 1].min())
+    size = float(hi[1] - lo[1])
     return sharp, lum, size
 
 

@@ -9,6 +9,7 @@ no other track fits, gets the old id back (re-identification after short losses)
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -21,16 +22,23 @@ _SHAPE_POINTS = (33, 133, 362, 263, 1, 168, 6, 234, 454, 10)
 _PAIRS = np.array(list(combinations(range(len(_SHAPE_POINTS)), 2)))
 
 
+_SHAPE_IDX = np.array(_SHAPE_POINTS, np.intp)
+_PAIR_A, _PAIR_B = _PAIRS[:, 0].copy(), _PAIRS[:, 1].copy()
+
+
 def face_shape(landmarks: np.ndarray) -> np.ndarray:
     """Pairwise distances of rigid face points over the inter-ocular distance (pose-sensitive, expression-stable)."""
-    p = np.asarray(landmarks, np.float64)[list(_SHAPE_POINTS), :2]
-    d = np.linalg.norm(p[_PAIRS[:, 0]] - p[_PAIRS[:, 1]], axis=1)
-    return d / max(np.linalg.norm(p[0] - p[3]), 1e-6)
+    p = np.asarray(landmarks, np.float64)[_SHAPE_IDX, :2]
+    x = p[_PAIR_A] - p[_PAIR_B]
+    d = np.sqrt(np.add.reduce(x * x, axis=1))  # np.linalg.norm(x, axis=1), as it computes it
+    e = p[0] - p[3]
+    return d / max(np.sqrt(e.dot(e)), 1e-6)
 
 
 def face_centre_and_width(landmarks: np.ndarray) -> tuple[np.ndarray, float]:
     p = np.asarray(landmarks, np.float64)
-    return p[:, :2].mean(0), float(max(np.ptp(p[:, 0]), 1.0))
+    x = p[:, 0]
+    return p[:, :2].mean(0), float(max(x.max() - x.min(), 1.0))  # (np.ptp is max - min)
 
 
 @dataclass
@@ -59,6 +67,8 @@ class FaceTracker:
     max_shape_diff: float = 0.06
     _tracks: list[_Track] = field(default_factory=list)
     _next_id: int = 0
+    # one face and one track: the assignment is that pair (what the Hungarian method returns), without it
+    one_pair_fast = True
 
     def update(self, t_s: float, faces: list[FaceObservation]) -> list[FaceObservation]:
         """Give each face of one frame its id; returns the faces (same order) with ``face_id`` set."""
@@ -71,14 +81,20 @@ class FaceTracker:
             for j, tr in enumerate(self._tracks):
                 dt = max(t_s - tr.last_t, 0.0)
                 pred = tr.centre + tr.velocity * min(dt, 0.5)
-                jump = np.linalg.norm(c - pred) / max(w, tr.width)
-                shape_diff = float(np.mean(np.abs(s - tr.shape)))
+                dc = c - pred
+                jump = np.sqrt(dc.dot(dc)) / max(w, tr.width)  # np.linalg.norm(c - pred), as it computes it
+                shape_diff = float(np.abs(s - tr.shape).mean())
                 allowed = self.max_jump * (1.0 + 4.0 * min(dt, 1.0))  # a lost face may have moved
                 if jump <= allowed:
                     cost[i, j] = jump + 5.0 * shape_diff
                 elif shape_diff <= self.max_shape_diff and dt > 0.1:
                     cost[i, j] = 10.0 + jump + 5.0 * shape_diff  # far away: only when nothing closer fits
-        rows, cols = linear_sum_assignment(cost) if self._tracks else (np.array([], int), np.array([], int))
+        if self.one_pair_fast and len(faces) == 1 and len(self._tracks) == 1 and math.isfinite(cost[0, 0]):
+            rows, cols = np.zeros(1, int), np.zeros(1, int)
+        elif self._tracks:
+            rows, cols = linear_sum_assignment(cost)
+        else:
+            rows, cols = np.array([], int), np.array([], int)
         ids = [-1] * len(faces)
         for i, j in zip(rows, cols):
             if cost[i, j] >= 1e6:
