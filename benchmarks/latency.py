@@ -217,7 +217,8 @@ def _run(
                 workers=workers,
                 switch_interval_s=si,
                 opencv_threads=cv_threads,
-                on_frame=lambda fr, _ev, lat_ms: seen.append((fr.index, lat_ms)),
+                # (called with no frame once more at the end, for the events still open then)
+                on_frame=lambda fr, _ev, lat_ms: fr is not None and seen.append((fr.index, lat_ms)),
             ).to_dict()
         n = max(st["frames"], 1)
         extra = {"cpu_ms_per_frame": round(1000 * (_cpu_s() - cpu0) / n, 2)}
