@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
@@ -929,6 +930,11 @@ class FrameAnalyzer:
         neutral_range: (start_s, end_s): calibrate each face on its frames in this range instead.
         spot_options: settings whose ``min_confidence`` decides ``WarmupTrack.usable``.
         landmark_mode: the MediaPipe mode the landmarks come from (it sets the AU geometry scales).
+        calibrate_in_background: calibrate in a thread of its own (live mode). Calibration recomputes the whole
+            warm-up's region flow (about 0.1-0.2 s at 120 fps), which would hold up the frames behind it; in
+            the background the face stays in its warm-up until it is done, and the warm-up track then covers
+            the frames that came meanwhile too. The numbers are the same; which frame completes a face's
+            calibration (and so which frames carry warm-up AUs) then depends on timing.
     """
 
     def __init__(
@@ -938,8 +944,11 @@ class FrameAnalyzer:
         neutral_range: tuple[float, float] | None = None,
         spot_options: SpotOptions | None = None,
         landmark_mode: str = "video",
+        calibrate_in_background: bool = False,
     ) -> None:
         self.given = given
+        self.background = calibrate_in_background
+        self._pending: dict[int, tuple[threading.Thread, dict]] = {}  # background calibrations under way
         self.landmark_mode = landmark_mode
         self.warmup_s = warmup_s
         self.neutral_range = neutral_range
@@ -962,10 +971,78 @@ class FrameAnalyzer:
             return w.t_s[-1] >= self.neutral_range[1]  # (the live command keeps the range within 60 s)
         return w.t_s[-1] - w.t_s[0] >= self.warmup_s
 
-    def _calibrate(self, fid: int, w: _Warm) -> tuple[Baseline, WarmupTrack]:
-        ref = self.measurer.references()[fid]
-        ts, geo, bs = np.array(w.t_s), np.array(w.geo), np.array(w.bs)
-        valid = ~np.array(w.flags) & np.array(w.confident)
+    def _calibration(self, fid: int, w: _Warm) -> tuple[Baseline, WarmupTrack] | None:
+        """The face's neutral and warm-up track once calibrated (None while a background calibration runs)."""
+        if not self.background:
+            return self._finish(
+                fid, w, self._calibrate(fid, w, len(w.frames), self.measurer.references()[fid])
+            )
+        job = self._pending.get(fid)
+        if job is None:
+            n, ref, box = len(w.frames), self.measurer.references()[fid], {}
+
+            def run() -> None:
+                try:
+                    box["done"] = self._calibrate(fid, w, n, ref)
+                except BaseException as e:  # noqa: BLE001 - raised again in the analysis thread
+                    box["error"] = e
+
+            job = self._pending[fid] = (threading.Thread(target=run, name="mx-calibrate", daemon=True), box)
+            job[0].start()
+            return None
+        if job[0].is_alive():
+            return None
+        del self._pending[fid]
+        if "error" in job[1]:
+            raise job[1]["error"]
+        return self._finish(fid, w, job[1]["done"])
+
+    def settle(self) -> tuple[WarmupTrack, ...]:
+        """At the end of a stream: wait for the calibrations still running in the background and return the
+        warm-up tracks they complete (each face's frames up to the last one seen)."""
+        out = []
+        for fid in sorted(self._pending):
+            self._pending[fid][0].join()
+            done = self._calibration(fid, self.warm[fid])
+            if done is not None:
+                self.fixed[fid] = done[0]
+                del self.warm[fid]
+                out.append(done[1])
+        return tuple(out)
+
+    def _finish(self, fid: int, w: _Warm, done: tuple) -> tuple[Baseline, WarmupTrack]:
+        """Take a calibration's flow meter; the frames that came while it ran join its warm-up track, measured
+        against the new neutral as every later frame is."""
+        b, track, meter, offset = done
+        self.meters[fid], self.flow_offset[fid] = meter, offset
+        n, k = len(track.frames), len(w.frames)
+        if k == n:
+            return b, track
+        crops = w.crops[n:k]
+        feats = np.array([meter.features(c) for c in crops])
+        occluded = np.array([meter.occlusion(c) > OCCLUSION_FLAG for c in crops], bool)
+        au = au_intensity(
+            np.hstack([np.array(w.geo[n:k]), feats - offset]),
+            np.array(w.bs[n:k]),
+            geo_neutral=np.concatenate([b.geo_neutral, np.zeros(len(FLOW_FEATURE_NAMES))]),
+            bs_neutral=b.bs_neutral,
+            landmark_mode=self.landmark_mode,
+        )
+        return b, WarmupTrack(
+            fid,
+            np.concatenate([track.frames, w.frames[n:k]]),
+            np.concatenate([track.t_s, w.t_s[n:k]]),
+            np.vstack([track.au, np.asarray(au, np.float64)]),
+            np.concatenate([track.usable, np.array(w.spot_ok[n:k], bool) & ~occluded]),
+            track.neutral,
+        )
+
+    def _calibrate(
+        self, fid: int, w: _Warm, n: int, ref: np.ndarray
+    ) -> tuple[Baseline, WarmupTrack, FlowMeter, np.ndarray]:
+        """Calibrate on the first ``n`` warm-up frames (the lists may grow meanwhile: a background thread)."""
+        ts, geo, bs = np.array(w.t_s[:n]), np.array(w.geo[:n]), np.array(w.bs[:n])
+        valid = ~np.array(w.flags[:n]) & np.array(w.confident[:n])
         if self.neutral_range is not None:
             b = range_baseline(ref, ts, geo, bs, np.ones(len(ts), bool), self.neutral_range, face_id=fid)
         else:
@@ -977,9 +1054,10 @@ class FrameAnalyzer:
             np.median([w.crops[i] for i in neutral], axis=0).astype(np.uint8),
             np.median([w.lm_crops[i] for i in neutral], axis=0),
         )
-        feats = np.array([meter.features(c) for c in w.crops])
+        crops = w.crops[:n]
+        feats = np.array([meter.features(c) for c in crops])
         offset = np.median(feats[neutral], axis=0)
-        occluded = np.array([meter.occlusion(c) > OCCLUSION_FLAG for c in w.crops], bool)
+        occluded = np.array([meter.occlusion(c) > OCCLUSION_FLAG for c in crops], bool)
         au = au_intensity(
             np.hstack([geo, feats - offset]),
             bs,
@@ -987,9 +1065,9 @@ class FrameAnalyzer:
             bs_neutral=b.bs_neutral,
             landmark_mode=self.landmark_mode,
         )
-        self.meters[fid], self.flow_offset[fid] = meter, offset
-        usable = np.array(w.spot_ok, bool) & ~occluded
-        return b, WarmupTrack(fid, np.array(w.frames), ts, np.asarray(au, np.float64), usable, neutral)
+        usable = np.array(w.spot_ok[:n], bool) & ~occluded
+        track = WarmupTrack(fid, np.array(w.frames[:n]), ts, np.asarray(au, np.float64), usable, neutral)
+        return b, track, meter, offset
 
     def process(self, index: int, t_s: float, raw_faces: list) -> FrameResult:  # noqa: C901
         """One observed frame (``raw_faces`` as the landmarker stage gives them) -> its result."""
@@ -1022,8 +1100,9 @@ class FrameAnalyzer:
                 w.flags.append(bool(q[_K_FLAGS].sum() > 0))
                 w.spot_ok.append(bool(q[_K_SPOT_FLAGS].sum() == 0) and m.confidence >= self.min_confidence)
                 w.confident.append(m.confidence > 0.5)
-                if self._ready(fid, w):
-                    b, warmup = self._calibrate(fid, w)
+                done = self._calibration(fid, w) if fid in self._pending or self._ready(fid, w) else None
+                if done is not None:
+                    b, warmup = done
                     fixed[fid] = b
                     del self.warm[fid]
                 elif given is not None:

@@ -507,3 +507,51 @@ def test_crop_measures_equal_the_plain_computation(frames, face_model):
             int(min(480, np.ceil(y1))),
         )
     assert _plain_crop_measures(*cases[-1]) == (0.0, 0.0, 0.0) and _plain_crop_measures(*cases[-2])[1] > 0
+
+
+def test_calibrating_in_the_background_gives_the_same_warm_up_and_frames(smile_video):
+    """Live mode calibrates each face in a thread of its own, so the frames behind a calibration are not held
+    up: the warm-up track then also covers the frames that came meanwhile, with the same numbers as the
+    foreground calibration gives them; ``settle`` completes a calibration still running when a stream ends."""
+    import time
+
+    from microexpr.io import open_source
+    from microexpr.pipeline import FrameAnalyzer
+    from microexpr.track.observe import observe_in_process
+
+    with open_source(smile_video) as src:
+        raw = [
+            (i, t, faces)
+            for i, t, _n, faces, _e in observe_in_process(src, model_path=None, max_faces=1, mode="video")
+        ]
+    fg, bg = FrameAnalyzer(), FrameAnalyzer(calibrate_in_background=True)
+    fg_frames = [fg.process(i, t, faces) for i, t, faces in raw]
+    (fg_track,) = [w for fr in fg_frames for w in fr.warmup]
+    bg_frames, settled = [], ()
+    for i, t, faces in raw:
+        bg_frames.append(bg.process(i, t, faces))
+        if bg._pending:  # hold the stream here until the calibration is done: frames come meanwhile
+            time.sleep(0.3)
+        if i == len(raw) - 1:
+            settled = bg.settle()
+    tracks = [w for fr in bg_frames for w in fr.warmup] + list(settled)
+    assert len(tracks) == 1 and len(tracks[0].frames) > len(fg_track.frames)  # it ran past the warm-up
+    n = len(fg_track.frames)
+    assert np.array_equal(tracks[0].au[:n], fg_track.au) and np.array_equal(
+        tracks[0].neutral, fg_track.neutral
+    )
+    done = int(np.flatnonzero([len(fr.warmup) > 0 for fr in bg_frames])[0])
+    later = {fr.index: fr for fr in fg_frames}
+    for k, i in enumerate(tracks[0].frames):  # the frames calibrated late: what the foreground run gave them
+        if i >= int(fg_track.frames[-1]):
+            want = later[int(i)].faces[0].au
+            assert np.array_equal(tracks[0].au[k], [want[c] for c in want])
+    for fr in bg_frames[done + 1 :]:  # and after: the same frames as the foreground run's
+        assert fr.faces[0].au == later[fr.index].faces[0].au
+    early = FrameAnalyzer(calibrate_in_background=True)  # the stream ends while the calibration runs
+    for i, t, faces in raw:
+        early.process(i, t, faces)
+        if early._pending:
+            break
+    (track,) = early.settle()
+    assert np.array_equal(track.frames, fg_track.frames) and np.array_equal(track.au, fg_track.au)

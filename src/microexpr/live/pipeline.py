@@ -262,7 +262,12 @@ def run_live(
             errors.append(e)
             stop.set()
 
-    analyzer = FrameAnalyzer(baseline, neutral_range=neutral_range, landmark_mode=mode)  # type: ignore[arg-type]
+    analyzer = FrameAnalyzer(  # calibration in its own thread: the frames behind it are not held up
+        baseline,
+        neutral_range=neutral_range,
+        landmark_mode=mode,
+        calibrate_in_background=True,  # type: ignore[arg-type]
+    )
     spotter = OnlineSpotter() if spot else None
     threads = [threading.Thread(target=capture, daemon=True, name="mx-capture")]
     threads += [
@@ -327,7 +332,15 @@ def run_live(
         for lm in landmarkers:
             lm.close()
         if spotter is not None:
-            late = spotter.flush()
+            late = []
+            # a face whose calibration was still running when the stream ended: its warm-up, then the end
+            tracks = analyzer.settle() if not errors else ()
+            if tracks:
+                from microexpr.pipeline import FrameResult
+
+                last = max(tracks, key=lambda w: w.frames[-1])
+                late += spotter.push(FrameResult(int(last.frames[-1]), float(last.t_s[-1]), (), tracks))
+            late += spotter.flush()
             stats.events += len(late)
             if on_frame is not None and late:
                 on_frame(None, late, 0.0)
