@@ -122,7 +122,7 @@ def live_cmd(
             for e in events:
                 out.print(
                     f"{e.kind:5s} face {e.face_id}  {e.onset_s:8.3f}-{e.offset_s:8.3f} s  "
-                    f"{e.duration_ms:5.0f} ms  {'+'.join(e.au_codes) or '-'}",
+                    f"{e.duration_ms:5.0f} ms  {'+'.join(e.au_codes) or '-'}{'  (face lost)' if e.truncated else ''}",
                     highlight=False,
                 )
 

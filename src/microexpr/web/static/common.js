@@ -40,7 +40,9 @@ function addEvent(ev, events) {
   li.className = ev.kind;
   const aus = (ev.aus || []).join("+") || "?";
   const emo = ev.emotion ? ` · ${ev.emotion}` : "";
+  // a truncated event: its offset fell where the face was lost, so it lasted at least this long
+  const cut = ev.truncated ? "≥ " : "";
   li.textContent = `${ev.kind} ${aus} at ${num(ev.onset_s, 2)}–${num(ev.offset_s, 2)} s ` +
-    `(${Math.round(ev.duration_ms)} ms)${emo} · face ${ev.face_id}`;
+    `(${cut}${Math.round(ev.duration_ms)} ms${ev.truncated ? ", face lost" : ""})${emo} · face ${ev.face_id}`;
   $("events").prepend(li);
 }
