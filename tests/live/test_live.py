@@ -32,6 +32,23 @@ def test_a_file_played_in_real_time_gives_stats_and_the_event(smile_video, tmp_p
     assert "AU12" in p.stdout  # the smile, printed as it closed
 
 
+def test_a_real_time_file_starts_its_clock_again_after_the_landmarkers_are_primed(smile_video):
+    # run_live takes each landmarker's first frame before the clock runs (priming takes ~90 ms); the frames
+    # after it must then come at their own pace, not in a burst that would queue behind the priming
+    import time
+
+    from microexpr.live import open_live
+
+    src = open_live(str(smile_video), realtime=True)
+    first = next(src.frames)
+    time.sleep(0.3)  # the priming
+    src.restart_clock()
+    a, b = next(src.frames), next(src.frames)
+    assert first.index == 0 and (a.index, b.index) == (1, 2)
+    assert b.captured - a.captured >= 0.8 * (b.t_s - a.t_s)  # paced (a burst would give ~0)
+    assert open_live(str(smile_video)).restart_clock is None  # read as fast as taken: no clock to restart
+
+
 def test_a_file_read_as_fast_as_possible_drops_nothing(smile_video):
     src = open_live(str(smile_video))
     seen = []

@@ -184,7 +184,9 @@ class LiveSession:
                     )
                 say(f"dashboard on {self.dashboard.url} (stats: {self.dashboard.url}stats)")
                 if o.video is not None:
-                    source = LiveSource(self.dashboard.tap(source.frames), source.live, source.name)
+                    source = LiveSource(
+                        self.dashboard.tap(source.frames), source.live, source.name, source.restart_clock
+                    )
             self.source = source
         except BaseException:
             self.close()

@@ -168,6 +168,37 @@ class _Inbox:
                 cv.notify_all()
 
 
+def _prime(
+    source: LiveSource, landmarkers: list, results: dict, produced: list[int], stop: threading.Event
+) -> None:
+    """Each landmarker takes its first frame before the others are read: MediaPipe's video mode is primed on
+    a landmarker's first frame (shown to it 8 times, about 90 ms), and the frames read meanwhile would wait
+    behind it. Frame k goes to landmarker k, as the lanes would send it, in parallel; a file played in real
+    time then starts its clock again from the next frame (a camera's runs on, and its driver holds what it
+    captures meanwhile)."""
+    from microexpr.track.observe import detect_raw
+
+    first = []
+    for _lm in landmarkers:
+        fr = next(source.frames, None)
+        if fr is None or stop.is_set():
+            break
+        first.append(fr)
+        produced[0] = fr.index + 1
+
+    def run(lm: object, fr: LiveFrame) -> None:
+        faces, _err = detect_raw(lm, fr.image, fr.t_s)  # type: ignore[arg-type]
+        results[fr.index] = (fr.t_s, fr.captured, faces)
+
+    threads = [threading.Thread(target=run, args=(lm, fr), daemon=True) for lm, fr in zip(landmarkers, first)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if source.restart_clock is not None:
+        source.restart_clock()
+
+
 def run_live(
     source: LiveSource,
     *,
@@ -289,7 +320,12 @@ def run_live(
     gc.collect()
     unfreeze = gc.get_freeze_count() == 0  # (a caller that froze objects itself keeps them frozen)
     gc.freeze()
-    t_start = time.monotonic()
+    try:
+        _prime(source, landmarkers, results, produced, stop)
+    except BaseException as e:  # noqa: BLE001  a source that fails at once: reported as any other error
+        errors.append(e)
+        stop.set()
+    t_start = time.monotonic()  # the run's clock (throughput) starts once the landmarkers are primed
     for t in threads:
         t.start()
     next_index = 0

@@ -7,8 +7,9 @@ latency figure starts.
 from __future__ import annotations
 
 import re
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,9 @@ class LiveSource:
     frames: Iterator[LiveFrame]
     live: bool
     name: str
+    # a file played in real time: start its clock again from the next frame (after the pipeline has taken
+    # its first frames to prime the landmarkers); None for a camera or a stream, whose clock is the world's
+    restart_clock: Callable[[], None] | None = None
 
 
 def _camera_device(source: str) -> str | None:
@@ -79,7 +83,10 @@ def open_live(
     path = Path(source)
     if not path.exists():
         raise InputError(f"{source} not found (give a video file, a camera index such as 0, or a stream URL)")
-    return LiveSource(_file_frames(path, realtime), realtime, str(path))
+    restart = threading.Event()
+    return LiveSource(
+        _file_frames(path, realtime, restart), realtime, str(path), restart.set if realtime else None
+    )
 
 
 def _camera_options(fps: float | None, size: tuple[int, int] | None) -> dict[str, str]:
@@ -122,7 +129,7 @@ def _pyav_frames(url: str, fmt: str | None, options: dict[str, str]) -> Iterator
     return gen()
 
 
-def _file_frames(path: Path, realtime: bool) -> Iterator[LiveFrame]:
+def _file_frames(path: Path, realtime: bool, restart: threading.Event | None = None) -> Iterator[LiveFrame]:
     from microexpr.io import open_source
     from microexpr.io.video import VideoSource
 
@@ -135,8 +142,10 @@ def _file_frames(path: Path, realtime: bool) -> Iterator[LiveFrame]:
             start = None
             for fr in src:
                 if realtime:
-                    if start is None:
+                    if start is None or (restart is not None and restart.is_set()):
                         start = time.monotonic() - fr.t_s
+                        if restart is not None:
+                            restart.clear()
                     wait = start + fr.t_s - time.monotonic()
                     if wait > 0:
                         time.sleep(wait)
