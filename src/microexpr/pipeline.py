@@ -784,11 +784,11 @@ def _decouple_pose_again(
     are not taken for the pose's leak. A face that would have too little left keeps its first fit."""
     from microexpr.measure.decouple import REFIT_MARGIN_MS, decoupling_applies, remove_pose_coupling
 
+    m = REFIT_MARGIN_MS / 1000.0
     for f, c in coupled.items():
         t = cols["t_s"][c.rows]
         busy = np.zeros(len(c.rows), bool)
         for e in events[events["face_id"] == f].itertuples():
-            m = REFIT_MARGIN_MS / 1000.0
             busy |= (t >= float(e.onset_s) - m) & (t <= float(e.offset_s) + m)
         fit = c.fit & ~busy
         if not busy.any() or not decoupling_applies(c.pose, fit, neutral[f]):
@@ -1020,22 +1020,30 @@ class FrameAnalyzer:
             return b, track
         crops = w.crops[n:k]
         feats = np.array([meter.features(c) for c in crops])
-        occluded = np.array([meter.occlusion(c) > OCCLUSION_FLAG for c in crops], bool)
-        au = au_intensity(
-            np.hstack([np.array(w.geo[n:k]), feats - offset]),
-            np.array(w.bs[n:k]),
-            geo_neutral=np.concatenate([b.geo_neutral, np.zeros(len(FLOW_FEATURE_NAMES))]),
-            bs_neutral=b.bs_neutral,
-            landmark_mode=self.landmark_mode,
-        )
+        au, usable = self._against(b, meter, offset, w, slice(n, k), feats)
         return b, WarmupTrack(
             fid,
             np.concatenate([track.frames, w.frames[n:k]]),
             np.concatenate([track.t_s, w.t_s[n:k]]),
-            np.vstack([track.au, np.asarray(au, np.float64)]),
-            np.concatenate([track.usable, np.array(w.spot_ok[n:k], bool) & ~occluded]),
+            np.vstack([track.au, au]),
+            np.concatenate([track.usable, usable]),
             track.neutral,
         )
+
+    def _against(
+        self, b: Baseline, meter: FlowMeter, offset: np.ndarray, w: _Warm, sel: slice, feats: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """AUs (float64) and spotting usability of the warm-up frames ``sel`` against a calibrated neutral,
+        given their region flow ``feats`` from its meter."""
+        occluded = np.array([meter.occlusion(c) > OCCLUSION_FLAG for c in w.crops[sel]], bool)
+        au = au_intensity(
+            np.hstack([np.array(w.geo[sel]), feats - offset]),
+            np.array(w.bs[sel]),
+            geo_neutral=np.concatenate([b.geo_neutral, np.zeros(len(FLOW_FEATURE_NAMES))]),
+            bs_neutral=b.bs_neutral,
+            landmark_mode=self.landmark_mode,
+        )
+        return np.asarray(au, np.float64), np.array(w.spot_ok[sel], bool) & ~occluded
 
     def _calibrate(
         self, fid: int, w: _Warm, n: int, ref: np.ndarray
@@ -1054,20 +1062,10 @@ class FrameAnalyzer:
             np.median([w.crops[i] for i in neutral], axis=0).astype(np.uint8),
             np.median([w.lm_crops[i] for i in neutral], axis=0),
         )
-        crops = w.crops[:n]
-        feats = np.array([meter.features(c) for c in crops])
+        feats = np.array([meter.features(c) for c in w.crops[:n]])
         offset = np.median(feats[neutral], axis=0)
-        occluded = np.array([meter.occlusion(c) > OCCLUSION_FLAG for c in crops], bool)
-        au = au_intensity(
-            np.hstack([geo, feats - offset]),
-            bs,
-            geo_neutral=np.concatenate([b.geo_neutral, np.zeros(len(FLOW_FEATURE_NAMES))]),
-            bs_neutral=b.bs_neutral,
-            landmark_mode=self.landmark_mode,
-        )
-        usable = np.array(w.spot_ok[:n], bool) & ~occluded
-        track = WarmupTrack(fid, np.array(w.frames[:n]), ts, np.asarray(au, np.float64), usable, neutral)
-        return b, track, meter, offset
+        au, usable = self._against(b, meter, offset, w, slice(0, n), feats)
+        return b, WarmupTrack(fid, np.array(w.frames[:n]), ts, au, usable, neutral), meter, offset
 
     def process(self, index: int, t_s: float, raw_faces: list) -> FrameResult:  # noqa: C901
         """One observed frame (``raw_faces`` as the landmarker stage gives them) -> its result."""
