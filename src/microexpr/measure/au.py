@@ -144,13 +144,19 @@ RULES: tuple[AURule, ...] = (
     ),
     AURule(
         "AU07",
-        lambda d: _relu(d.lower_lid_raise - 0.5 * d.flow_lower_lid - 0.3 * _relu(-d.upper_lid_raise)),
+        lambda d: _relu(
+            d.lower_lid_raise
+            - 0.5 * d.flow_lower_lid
+            - 0.3 * _relu(-d.upper_lid_raise)
+            - 0.05 * _relu(-d.brow_inner_raise)
+        ),
         0.00763,
         ("eyeSquintLeft", "eyeSquintRight"),
         0.6,
         0.1,
-        "lower-lid landmark rise not carried by cheek skin (flow) nor by a closing upper lid; eyeSquint",
-        "AU06 (both narrow the eye from below); AU45 at the start of a blink",
+        "lower-lid landmark rise not carried by cheek skin (flow), a closing upper lid or lowered brows; eyeSquint",
+        "AU06 (both narrow the eye from below); AU04 (lowered brows push the lower lid up a little); AU45 at the "
+        "start of a blink",
     ),
     AURule(
         "AU09",
@@ -167,7 +173,7 @@ RULES: tuple[AURule, ...] = (
         lambda d: _relu(
             d.upper_lip_raise - 0.4 * _relu(d.corner_raise) - 0.5 * _relu(d.flow_nose_ala - d.flow_upper_lip)
         ),
-        0.0253,
+        0.0278,
         ("mouthUpperUpLeft", "mouthUpperUpRight"),
         0.6,
         0.1,
@@ -192,7 +198,7 @@ RULES: tuple[AURule, ...] = (
             - 2.0 * _relu(d.lip_thickness)
             - 0.6 * _relu(d.corner_raise)
         ),
-        0.0228,
+        0.0274,
         ("mouthDimpleLeft", "mouthDimpleRight"),
         0.5,
         0.05,
@@ -245,7 +251,7 @@ RULES: tuple[AURule, ...] = (
             - 0.15 * _relu(-d.corner_raise)
             - 0.6 * _relu(d.flow_nose_ala)
         ),
-        0.00678,
+        0.00814,
         ("mouthPressLeft", "mouthPressRight"),
         0.6,
         0.05,
@@ -287,10 +293,13 @@ RULES: tuple[AURule, ...] = (
 RULE_BY_CODE = {r.code: r for r in RULES}
 assert tuple(r.code for r in RULES) == AU_CODES
 
-# MediaPipe's video mode filters landmarks over time, which damps some movements and not others; each frame
-# alone (image mode) moves them by a different amount. The geometry scales above were fitted in video mode;
-# in image mode each AU's geometry score is first divided by its ratio below (image / video response to the
-# same rendered movement, measured by benchmarks/au_scales.py on the rendered AU sweep).
+# Each frame alone (image mode) moves the landmarks by a different amount than video mode, which tracks the face
+# from frame to frame. The geometry scales above were fitted in video mode (at first with MediaPipe's landmark
+# filter, which damps some movements and not others; since that filter is undone, track/unsmooth.py, AU10, AU14
+# and AU23, which then read 10-20% above the rendered intensity, were scaled down by 1.1, 1.2 and 1.2). In image
+# mode each AU's geometry score is first divided by its ratio below (image / video response to the same rendered
+# movement, measured by benchmarks/au_scales.py on the rendered AU sweep with the filter in place; the three
+# ratios divided by the same factors, so image mode reads as before).
 IMAGE_MODE_RATIO: dict[str, float] = {
     "AU01": 1.3,
     "AU02": 1.21,
@@ -299,13 +308,13 @@ IMAGE_MODE_RATIO: dict[str, float] = {
     "AU06": 0.96,
     "AU07": 1.07,
     "AU09": 1.8,
-    "AU10": 1.34,
+    "AU10": 1.22,
     "AU12": 0.99,
-    "AU14": 0.39,
+    "AU14": 0.325,
     "AU15": 1.22,
     "AU17": 1.36,
     "AU20": 0.9,
-    "AU23": 2.71,
+    "AU23": 2.26,
     "AU25": 1.84,
     "AU26": 1.04,
     "AU45": 0.88,

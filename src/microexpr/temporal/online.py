@@ -1,7 +1,7 @@
 """Online spotting: events from a stream of analysed frames, each emitted as soon as it closes.
 
 It runs the same algorithm as offline spotting (:mod:`microexpr.temporal.spotting`), one face at a time; an
-event is known at most ``delay_ms`` after its offset (merge gap 60 ms + smoothing look-ahead 30 ms, plus up to
+event is known at most ``delay_ms`` after its offset (merge gap 60 ms + smoothing look-ahead 50 ms, plus up to
 two frames; plus 250 ms when a tracking gap follows it).
 """
 

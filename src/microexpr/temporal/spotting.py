@@ -15,7 +15,7 @@ stretch, so the same settings work at 30 and at 200 fps. Per frame:
    and counted as suppressed, unless only its offset fell in the gap and what was seen of it is already longer
    than ``micro_max_ms``: then it is a macro-expression for certain, reported with ``truncated`` set.
 2. **smoothing**: a Gaussian (sigma ``smooth_ms``) over the frames within 2 sigma on either side; it adds
-   a lag of 2 sigma (30 ms) and keeps onsets sharp (no one-sided filter drags them late).
+   a lag of 2 sigma (50 ms) and keeps onsets sharp (no one-sided filter drags them late).
 3. **rest level**: the 10th percentile of each AU over the trailing ``baseline_ms`` is subtracted, so slow
    drifts (a lid that recovers slowly after a blink, a lasting head-pose offset) are not events.
 4. **threshold**: each AU's neutral level + ``noise_k`` x its noise: the larger of the neutral stretch's
@@ -56,7 +56,7 @@ USED, BRIDGED, EXCLUDED = 0, 1, 2
 class SpotOptions:
     """Spotting settings (times in ms, thresholds in AU intensity or multiples of the neutral noise)."""
 
-    smooth_ms: float = 15.0  # Gaussian sigma; the window reaches 2 sigma ahead, which is the added lag
+    smooth_ms: float = 25.0  # Gaussian sigma; the window reaches 2 sigma ahead, which is the added lag
     baseline_ms: float = 4000.0  # a trailing low percentile over this window is the rest level
     baseline_pct: float = 10.0
     noise_k: float = 4.0  # an AU is active above rest + noise_k x its noise ...

@@ -6,6 +6,7 @@ closed deterministically (MediaPipe's own ``__del__`` can fail at interpreter ex
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import threading
@@ -17,6 +18,7 @@ from typing import Literal
 import numpy as np
 
 from microexpr.track.model import require_model
+from microexpr.track.unsmooth import Unsmoother
 from microexpr.types import N_BLENDSHAPES, N_LANDMARKS, FaceObservation
 
 Mode = Literal["video", "image"]
@@ -36,6 +38,9 @@ class FaceLandmarker:
         min_tracking_confidence: below this the video mode re-runs detection.
         fast: read MediaPipe's results straight into arrays (:class:`_FastDetect`) where this MediaPipe allows
             it; False always takes MediaPipe's own Python objects (same arrays, slower).
+        undo_filter: video mode with one face: undo MediaPipe's landmark filter (:mod:`microexpr.track.unsmooth`),
+            whose lag at low speeds damps and delays micro-expressions; False keeps MediaPipe's landmarks as they
+            come (MediaPipe filters only when ``max_faces`` is 1, so with more faces there is nothing to undo).
     """
 
     def __init__(
@@ -47,6 +52,7 @@ class FaceLandmarker:
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
         fast: bool = True,
+        undo_filter: bool = True,
     ) -> None:
         if max_faces < 1:
             raise ValueError(f"max_faces must be at least 1, but got {max_faces}")
@@ -59,6 +65,7 @@ class FaceLandmarker:
         self.max_faces = max_faces
         self._last_ts_ms = -1
         self._offset_ms = 0
+        self._unsmoother = Unsmoother() if undo_filter and mode == "video" and max_faces == 1 else None
         opts = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(path)),
             running_mode=vision.RunningMode.VIDEO if mode == "video" else vision.RunningMode.IMAGE,
@@ -94,8 +101,12 @@ class FaceLandmarker:
 
         mp_image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
         self._offset_ms = PRIME_FRAMES * PRIME_STEP_MS
+        h, w = image.shape[:2]
         for k in range(PRIME_FRAMES):
-            self._lm.detect_for_video(mp_image, int(round(t_s * 1000.0)) + k * PRIME_STEP_MS)
+            ts = int(round(t_s * 1000.0)) + k * PRIME_STEP_MS
+            res = self._lm.detect_for_video(mp_image, ts)
+            if self._unsmoother is not None:  # the filter sees these frames too
+                self._unsmooth(convert_result(res, w, h), ts)
         self._last_ts_ms = int(round(t_s * 1000.0)) + (PRIME_FRAMES - 1) * PRIME_STEP_MS
 
     def detect(self, image: np.ndarray, t_s: float = 0.0) -> list[FaceObservation]:
@@ -131,11 +142,23 @@ class FaceLandmarker:
             faces = self._fast.detect(mp_image, ts, w, h)
             if not self._fast.ok:  # it disagreed with MediaPipe's own conversion: the plain path from now on
                 self._fast = None
-            return faces
+            return self._unsmooth(faces, ts)
         result = (
             self._lm.detect_for_video(mp_image, ts) if self.mode == "video" else self._lm.detect(mp_image)
         )
-        return convert_result(result, w, h)
+        return self._unsmooth(convert_result(result, w, h), ts)
+
+    def _unsmooth(self, faces: list[FaceObservation], ts_ms: int) -> list[FaceObservation]:
+        """The faces with MediaPipe's landmark filter undone (one face; it starts its filter again after a
+        frame without one, and so does the inverse)."""
+        if self._unsmoother is None:
+            return faces
+        if len(faces) != 1:
+            self._unsmoother.reset()
+            return faces
+        f = faces[0]
+        raw = self._unsmoother(f.landmarks_px, ts_ms / 1000.0).astype(np.float32)
+        return [dataclasses.replace(f, landmarks_px=raw)]
 
 
 _silence_lock = threading.Lock()

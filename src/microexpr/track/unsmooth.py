@@ -1,0 +1,106 @@
+"""Undo MediaPipe's video-mode landmark filter, so that landmarks follow the face without its lag.
+
+In video mode with one face, MediaPipe's Face Landmarker passes its landmarks through a One Euro filter
+(``LandmarksSmoothingCalculator``: min cutoff 0.05 Hz, beta 80, derivative cutoff 1 Hz, speeds in face sizes
+per second). For the slow, small movements of a micro-expression the filter's cutoff stays near its minimum:
+at 120 fps a landmark at rest moves about 0.3% of the way to its new position per frame. A 300 ms brow
+lowering then peaks 80 ms late at about two thirds of its size, and a lid takes a second to settle after a
+blink. The blendshapes come from the landmarks before the filter; only the landmarks lag.
+
+The filter is a known recursion, so it can be run backwards: from the filtered value of a frame, the
+filtered and raw values of the frame before and the filter's derivative state, the raw value solves a
+quadratic (one per sign of the derivative). Where two roots fit, the smaller step is taken; the error this
+leaves is a few hundredths of a pixel and does not grow (tests/track/test_unsmooth.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MIN_CUTOFF_HZ = 0.05
+BETA = 80.0
+DERIVATIVE_CUTOFF_HZ = 1.0
+
+
+def _alpha(cutoff_hz: np.ndarray | float, rate_hz: float) -> np.ndarray | float:
+    return 1.0 / (1.0 + rate_hz / (2.0 * np.pi * cutoff_hz))
+
+
+def _object_scale(points: np.ndarray) -> float:
+    """MediaPipe's object scale: the mean of the landmarks' bounding-box width and height, pixels."""
+    lo, hi = points[:, :2].min(0), points[:, :2].max(0)
+    return float(max(((hi - lo).sum()) / 2.0, 1e-6))
+
+
+class OneEuro:
+    """MediaPipe's landmark filter run forwards, on whole (N, 3) landmark arrays in pixels (for tests)."""
+
+    def __init__(self) -> None:
+        self._y: np.ndarray | None = None
+
+    def __call__(self, raw: np.ndarray, t_s: float) -> np.ndarray:
+        v = np.asarray(raw, np.float64)
+        if self._y is None:
+            self._y, self._raw, self._edx, self._t = v.copy(), v.copy(), np.zeros_like(v), t_s
+            return v.copy()
+        f = 1.0 / (t_s - self._t)
+        self._t = t_s
+        dv = (v - self._raw) * f / _object_scale(v)
+        ad = _alpha(DERIVATIVE_CUTOFF_HZ, f)
+        self._edx = ad * dv + (1.0 - ad) * self._edx
+        a = _alpha(MIN_CUTOFF_HZ + BETA * np.abs(self._edx), f)
+        self._y = a * v + (1.0 - a) * self._y
+        self._raw = v
+        return self._y.copy()
+
+
+class Unsmoother:
+    """The inverse of :class:`OneEuro`, frame by frame (causal: usable live).
+
+    Call it with each frame's filtered landmarks and the timestamp MediaPipe was given; call :meth:`reset`
+    when the face is lost (MediaPipe starts its filter again then).
+    """
+
+    def __init__(self) -> None:
+        self._y: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self._y = None
+
+    def __call__(self, filtered: np.ndarray, t_s: float) -> np.ndarray:
+        y = np.asarray(filtered, np.float64)
+        if self._y is None or t_s <= self._t or y.shape != self._y.shape:
+            self._y, self._raw, self._edx, self._t = y.copy(), y.copy(), np.zeros_like(y), t_s
+            return y.copy()
+        f = 1.0 / (t_s - self._t)
+        ad = _alpha(DERIVATIVE_CUTOFF_HZ, f)
+        k = f / (2.0 * np.pi)
+        scale = _object_scale(y)  # MediaPipe takes it from the raw landmarks; the box barely differs
+        d = y - self._y
+        p = ad * f / scale  # the filtered derivative is p * u + q for a raw step u from the last output
+        q = ad * (self._y - self._raw) * f / scale + (1.0 - ad) * self._edx
+        best = np.full_like(y, np.inf)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for s in (1.0, -1.0):
+                # y - y_prev = alpha(u) * u, alpha = c / (c + k), c = MIN_CUTOFF + BETA * s * (p u + q)
+                a2 = BETA * s * p
+                b = MIN_CUTOFF_HZ + BETA * s * q - d * BETA * s * p
+                c = -d * (MIN_CUTOFF_HZ + BETA * s * q + k)
+                disc = b * b - 4.0 * a2 * c
+                sq = np.sqrt(np.maximum(disc, 0.0))
+                for r in ((-b + sq) / (2.0 * a2), (-b - sq) / (2.0 * a2)):
+                    ok = (
+                        (disc >= 0.0)
+                        & (s * (p * r + q) >= 0.0)
+                        & (r * d >= 0.0)
+                        & (np.abs(r) >= np.abs(d) * (1.0 - 1e-9))
+                    )
+                    best = np.where(ok & (np.abs(r) < np.abs(best)), r, best)
+        u = np.where(d == 0.0, 0.0, best)
+        lost = ~np.isfinite(u)
+        if lost.any():  # no root passed the checks (rounding): the step the current derivative state gives
+            u = np.where(lost, d / _alpha(MIN_CUTOFF_HZ + BETA * np.abs(q), f), u)
+        x = self._y + u
+        self._edx = p * u + q
+        self._raw, self._y, self._t = x, y, t_s
+        return x
