@@ -781,8 +781,14 @@ def _decouple_pose_again(
 ) -> None:
     """The second decoupling fit: each face's frames within the events found after the first one (and
     ``REFIT_MARGIN_MS`` around them) are left out, so that expressions which came while the head was turned
-    are not taken for the pose's leak. A face that would have too little left keeps its first fit."""
-    from microexpr.measure.decouple import REFIT_MARGIN_MS, decoupling_applies, remove_pose_coupling
+    are not taken for the pose's leak, and there the leak is subtracted at the pose interpolated across them
+    (``pose_across``). A face that would have too little left keeps its first fit."""
+    from microexpr.measure.decouple import (
+        REFIT_MARGIN_MS,
+        decoupling_applies,
+        pose_across,
+        remove_pose_coupling,
+    )
 
     m = REFIT_MARGIN_MS / 1000.0
     for f, c in coupled.items():
@@ -793,8 +799,11 @@ def _decouple_pose_again(
         fit = c.fit & ~busy
         if not busy.any() or not decoupling_applies(c.pose, fit, neutral[f]):
             continue
-        cols["geo"][c.rows] = remove_pose_coupling(c.geo, c.pose, t, fit, neutral[f])
-        cols["bs"][c.rows] = remove_pose_coupling(c.bs, c.pose, t, fit, neutral[f])
+        at = pose_across(
+            c.pose, busy
+        )  # the expressions move the stable points too: the head's pose around them
+        cols["geo"][c.rows] = remove_pose_coupling(c.geo, c.pose, t, fit, neutral[f], subtract_at=at)
+        cols["bs"][c.rows] = remove_pose_coupling(c.bs, c.pose, t, fit, neutral[f], subtract_at=at)
 
 
 def _fill_aus(

@@ -8,7 +8,9 @@ finds that leak, and subtracting it leaves the expression.
 
 Expressions that happen to come while the head is turned would be taken for leak (a 2 s brow raise during a
 3 degree turn is a fifth of a 15 s track), so the analysis fits twice: the second fit leaves out the frames of
-the events spotted after the first (and ``REFIT_MARGIN_MS`` around them).
+the events spotted after the first (and ``REFIT_MARGIN_MS`` around them), and subtracts the leak at the pose
+interpolated across them (:func:`pose_across`): an expression moves the stable points as well, and the leak at
+that measured pose would take part of the expression with it.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ def remove_pose_coupling(
     neutral_rows: np.ndarray,
     *,
     iterations: int = 4,
+    subtract_at: np.ndarray | None = None,
 ) -> np.ndarray:
     """Features with their pose-following part removed.
 
@@ -92,6 +95,9 @@ def remove_pose_coupling(
         fit_rows: (T,) bool, frames trusted for the fit (tracked, not flagged).
         neutral_rows: positions of the neutral stretch (its median pose is the zero of the regressors).
         iterations: reweighting rounds of the robust (Huber) fit.
+        subtract_at: (T, 3) the pose at which the fitted leak is subtracted, when it is not ``pose_rad``
+            (the second fit: the pose across an expression taken from either side of it, see
+            :func:`pose_across`).
 
     Returns:
         (T, F) corrected features (the input where the pose barely changed).
@@ -114,7 +120,27 @@ def remove_pose_coupling(
         scale = 1.4826 * np.median(np.abs(r), axis=0) + 1e-9
         u = np.abs(r) / (HUBER_K * scale)
         w = np.where(u <= 1.0, 1.0, 1.0 / np.maximum(u, 1e-9))
+    if subtract_at is not None:
+        at = np.asarray(subtract_at, np.float64)
+        a = pose_terms(np.where(np.isfinite(at), at, zero), zero, t_s)
     out = x.copy()
     valid = np.isfinite(pose).all(1)
     out[valid] -= a[valid] @ coef
+    return out
+
+
+def pose_across(pose_rad: np.ndarray, busy: np.ndarray) -> np.ndarray:
+    """(T, 3) the pose with each stretch of ``busy`` frames replaced by a straight line between the frames on
+    either side (before the first or after the last quiet frame: held). An expression moves the stable points
+    too (a brow raise reads as up to 1-2 degrees of pitch, a blink as 1 degree the other way), so where one was
+    found the head's own pose is taken from around it."""
+    pose = np.asarray(pose_rad, np.float64)
+    out = pose.copy()
+    quiet = ~np.asarray(busy, bool) & np.isfinite(pose).all(1)
+    fill = np.asarray(busy, bool) & np.isfinite(pose).all(1)
+    if quiet.sum() < 2 or not fill.any():
+        return out
+    idx = np.arange(len(pose))
+    for j in range(pose.shape[1]):
+        out[fill, j] = np.interp(idx[fill], idx[quiet], pose[quiet, j])
     return out
