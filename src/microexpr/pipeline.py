@@ -799,9 +799,8 @@ def _decouple_pose_again(
         fit = c.fit & ~busy
         if not busy.any() or not decoupling_applies(c.pose, fit, neutral[f]):
             continue
-        at = pose_across(
-            c.pose, busy
-        )  # the expressions move the stable points too: the head's pose around them
+        # the expressions move the stable points too: the leak is taken at the head's pose around them
+        at = pose_across(c.pose, busy)
         cols["geo"][c.rows] = remove_pose_coupling(c.geo, c.pose, t, fit, neutral[f], subtract_at=at)
         cols["bs"][c.rows] = remove_pose_coupling(c.bs, c.pose, t, fit, neutral[f], subtract_at=at)
 

@@ -3,9 +3,9 @@
 In video mode with one face, MediaPipe's Face Landmarker passes its landmarks through a One Euro filter
 (``LandmarksSmoothingCalculator``: min cutoff 0.05 Hz, beta 80, derivative cutoff 1 Hz, speeds in face sizes
 per second). For the slow, small movements of a micro-expression the filter's cutoff stays near its minimum:
-at 120 fps a landmark at rest moves about 0.3% of the way to its new position per frame. A 300 ms brow
-lowering then peaks 80 ms late at about two thirds of its size, and a lid takes a second to settle after a
-blink. The blendshapes come from the landmarks before the filter; only the landmarks lag.
+at 120 fps a landmark at rest moves about 0.3% of the way to its new position per frame. A faint 400 ms smile
+then widens the mouth half as much and peaks 75 ms late, and a lid takes a second to settle after a blink. The
+blendshapes come from the landmarks before the filter; only the landmarks lag.
 
 The filter is a known recursion, so it can be run backwards: from the filtered value of a frame, the
 filtered and raw values of the frame before and the filter's derivative state, the raw value solves a
