@@ -213,4 +213,6 @@ def test_the_demo_clip_keeps_its_expressions_under_its_small_head_motion(face_mo
         return any(code in str(a).split("+") for a in hit["aus"])
 
     assert found(brow, "AU01") and found(smile, "AU12") and found(frown, "AU04")
-    assert ((ev["kind"] == "blink") & (ev["onset_s"] <= blink.apex_s) & (ev["offset_s"] >= blink.apex_s)).any()
+    assert (
+        (ev["kind"] == "blink") & (ev["onset_s"] <= blink.apex_s) & (ev["offset_s"] >= blink.apex_s)
+    ).any()
