@@ -78,9 +78,7 @@ class Unsmoother:
         ad = _alpha(DERIVATIVE_CUTOFF_HZ, f)
         k = f / (2.0 * np.pi)
         self._n += 1
-        if (
-            self._n % SCALE_EVERY == 1
-        ):  # MediaPipe takes it from each frame's raw landmarks; the box barely changes
+        if self._n % SCALE_EVERY == 1:  # MediaPipe measures it on every frame; the box barely changes
             self._scale = _object_scale(y)
         scale = self._scale
         d = y - self._y
@@ -114,8 +112,9 @@ class Unsmoother:
                     take &= ar < best
                     np.copyto(u, r, where=take)
                     np.copyto(best, ar, where=take)
-        best[d == 0.0] = 0.0
-        u[d == 0.0] = 0.0
+        still = d == 0.0
+        best[still] = 0.0
+        u[still] = 0.0
         lost = ~np.isfinite(best)
         if lost.any():  # no root passed the checks (rounding): the step the current derivative state gives
             u = np.where(lost, d / _alpha(MIN_CUTOFF_HZ + BETA * np.abs(q), f), u)
