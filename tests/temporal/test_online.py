@@ -72,6 +72,29 @@ def test_no_event_is_invented_across_frames_that_are_missing():
     assert track.events == []
 
 
+@pytest.mark.parametrize("fps", [30, 120])
+def test_a_macro_seen_rising_before_a_gap_and_going_on_after_it_is_one_macro(fps):
+    """A blur or a hand over the face in the middle of a 1.6 s expression: its onset was seen, it is still on
+    after the gap and the whole lasts longer than a micro-expression, so it is reported once, across the gap."""
+    t, au = _series(fps, [(2, 2.0, 3.6, 3.0)])
+    neutral = np.flatnonzero(t < 1.5)
+    usable = ~((t >= 2.3) & (t < 2.7))  # 400 ms untrusted, longer than the 100 ms bridge
+    track = spot_face(0, np.arange(len(t)), t, au, usable, neutral)
+    assert [e.kind for e in track.events] == ["macro"] and track.suppressed == 0
+    e = track.events[0]
+    assert abs(e.onset_s - 2.0) < 0.15 and abs(e.offset_s - 3.6) < 0.2 and not e.truncated
+    assert (track.state[~usable] == EXCLUDED).all()  # the frames table still says what was not seen
+
+    # a gap longer than join_gap_ms: the part after it may be another expression, so nothing is reported
+    t, au = _series(fps, [(2, 2.0, 4.4, 3.0)])
+    usable = ~((t >= 2.3) & (t < 3.3))
+    assert spot_face(0, np.arange(len(t)), t, au, usable, neutral).events == []
+    # and two expressions of different AUs on either side of a gap are not joined
+    t, au = _series(fps, [(2, 2.0, 2.5, 3.0), (8, 2.65, 3.6, 3.0)])
+    usable = ~((t >= 2.3) & (t < 2.7))
+    assert spot_face(0, np.arange(len(t)), t, au, usable, neutral).events == []
+
+
 def test_online_spotting_of_a_rendered_smile(smile_video):
     from microexpr.pipeline import iter_analyze
 

@@ -13,7 +13,10 @@ stretch, so the same settings work at 30 and at 200 fps. Per frame:
    bridged by linear interpolation between the frames around it (settling frames included); a longer one
    breaks the track: no event may span it. A candidate cut by it (its onset or offset in the gap) is dropped
    and counted as suppressed, unless only its offset fell in the gap and what was seen of it is already longer
-   than ``micro_max_ms``: then it is a macro-expression for certain, reported with ``truncated`` set.
+   than ``micro_max_ms``: then it is a macro-expression for certain, reported with ``truncated`` set. Nor is it
+   dropped when, after a gap of at most ``join_gap_ms``, an AU of it is still on and the whole, from the onset
+   seen before the gap to the offset seen after it, lasts longer than ``micro_max_ms``: that is one
+   macro-expression across the gap (its onset was seen; its kind is sure).
 2. **smoothing**: a Gaussian (sigma ``smooth_ms``) over the frames within 2 sigma on either side; it adds
    a lag of 2 sigma (50 ms) and keeps onsets sharp (no one-sided filter drags them late).
 3. **rest level**: the 10th percentile of each AU over the trailing ``baseline_ms`` is subtracted, so slow
@@ -73,6 +76,9 @@ class SpotOptions:
     release: float = 0.5  # an event spans the frames above release x threshold around a peak (hysteresis)
     merge_gap_ms: float = 60.0  # dips shorter than this inside one movement are bridged
     bridge_ms: float = 100.0  # untrusted stretches up to this long are interpolated; longer ones break
+    # an expression seen rising before a longer gap of at most this long, whose AUs are still on after it for
+    # longer than a micro-expression, is one macro-expression across the gap (its onset was seen, its kind is sure)
+    join_gap_ms: float = 800.0
     settle_ms: float = 150.0  # frames this soon after an untrusted one are not trusted (filter recovery)
     min_duration_ms: float = 40.0  # shorter blips are noise
     micro_max_ms: float = 500.0  # micro-expressions last at most this long (the research convention)
@@ -90,6 +96,7 @@ class SpotOptions:
             "noise_window_ms",
             "merge_gap_ms",
             "bridge_ms",
+            "join_gap_ms",
             "micro_max_ms",
             "blink_recovery_ms",
             "blink_rebound_ms",
@@ -302,6 +309,7 @@ class FaceSpotter:
         self._robust = np.zeros(len(AU_CODES))
         self._robust_t = -np.inf
         self._run: _Run | None = None
+        self._cut: _Run | None = None  # the last run a gap cut and dropped, while a continuation may join it
         self._prev: _Sample | None = None
         self._in_suppressed = False
         self._blink_on = False
@@ -495,6 +503,13 @@ class FaceSpotter:
         else:
             kind = "micro" if duration_ms <= self.o.micro_max_ms else "macro"
             involved = involved[involved != AU45]
+        cut_before, self._cut = self._cut, None
+        if run.after_gap and cut_before is not None and kind != "blink":
+            joined = self._joined(cut_before, run)
+            if joined is not None:
+                return joined
+        if cut and kind != "macro" and not run.after_gap:
+            self._cut = run  # dropped, unless what follows the gap turns out to continue it
         if run.after_gap or (cut and kind != "macro"):
             # its onset fell in a gap (where it began, and so its apex, are unknown), or its offset did and its
             # kind is unknown: never invent an event across a gap, nor guess a kind. An event whose offset alone
@@ -502,23 +517,55 @@ class FaceSpotter:
             # reported, truncated at the last frame seen
             self.suppressed += 1
             return []
-        conf = float(np.clip(1.0 - 1.0 / max(run.peak, 1e-6), 0.0, 1.0))
-        return [
-            Event(
-                self.face_id,
-                kind,
-                on.frame,
-                apex.frame,
-                off.frame,
-                on.t_s,
-                apex.t_s,
-                off.t_s,
-                tuple(AU_CODES[i] for i in involved),
-                None,
-                round(conf, 3),
-                cut,
-            )
-        ]
+        return [self._event(kind, on, apex, off, run.peak, involved, cut)]
+
+    def _joined(self, before: _Run, after: _Run) -> list[Event] | None:
+        """``before`` (cut by a gap, dropped) and ``after`` (a macro-expression that began in the gap) as one
+        macro-expression across the gap, when the gap is at most ``join_gap_ms`` and they share an AU: its onset
+        was seen before the gap and it lasted longer than a micro-expression after it. None otherwise."""
+        gap_ms = (after.start.t_s - before.last_active.t_s) * 1000.0
+        total_ms = (after.last_active.t_s - before.start.t_s) * 1000.0
+        if (
+            gap_ms > self.o.join_gap_ms + 1e-6
+            or total_ms <= self.o.micro_max_ms
+            or not (before.aus & after.aus).any()
+        ):
+            return None
+        self.suppressed -= 1  # the part before the gap was counted when the gap cut it: it is not suppressed
+        apex, peak, ratio = (
+            (after.apex, after.peak, after.apex_ratio)
+            if after.peak >= before.peak
+            else (before.apex, before.peak, before.apex_ratio)
+        )
+        assert apex is not None and ratio is not None
+        involved = np.flatnonzero((ratio >= 1.0) & ~AU45_MASK)
+        return [self._event("macro", before.start, apex, after.last_active, peak, involved, False)]
+
+    def _event(
+        self,
+        kind: str,
+        on: _Sample,
+        apex: _Sample,
+        off: _Sample,
+        peak: float,
+        involved: np.ndarray,
+        cut: bool,
+    ) -> Event:
+        conf = float(np.clip(1.0 - 1.0 / max(peak, 1e-6), 0.0, 1.0))
+        return Event(
+            self.face_id,
+            kind,
+            on.frame,
+            apex.frame,
+            off.frame,
+            on.t_s,
+            apex.t_s,
+            off.t_s,
+            tuple(AU_CODES[i] for i in involved),
+            None,
+            round(conf, 3),
+            cut,
+        )
 
 
 def condition(
