@@ -22,7 +22,11 @@ import numpy as np
 # motion); the benchmark's head motion reads 4-5 degrees. At 2.0 the demo clip's 1.5-degree turns (2.1 degrees
 # measured) set a fit off that took its brow raise and smile for the turn's leak.
 MIN_POSE_SPREAD_DEG = 3.0
-HUBER_K = 1.345  # robust weights: frames far off the fit (expressions) count less
+HUBER_K = 1.345  # robust weights: frames far off the fit (expressions) count less ...
+# ... then, from the Huber fit, Tukey's biweight: frames more than this many robust standard deviations off the
+# fit (expressions) do not count at all. Huber only down-weights them, and an expression that came at the same
+# pose as the head's turn (a brow raise through a 3 degree yaw) still pulled the fit toward itself
+TUKEY_C = 6.0
 REFIT_MARGIN_MS = 100.0  # the second fit leaves out each first-pass event and this much on either side
 
 
@@ -88,6 +92,7 @@ def remove_pose_coupling(
     neutral_rows: np.ndarray,
     *,
     iterations: int = 4,
+    redescending: int = 6,
     subtract_at: np.ndarray | None = None,
 ) -> np.ndarray:
     """Features with their pose-following part removed.
@@ -98,7 +103,9 @@ def remove_pose_coupling(
         t_s: (T,) times in seconds (for the rotation rates).
         fit_rows: (T,) bool, frames trusted for the fit (tracked, not flagged).
         neutral_rows: positions of the neutral stretch (its median pose is the zero of the regressors).
-        iterations: reweighting rounds of the robust (Huber) fit.
+        iterations: fits reweighted with Huber's weights (the first unweighted).
+        redescending: fits after those reweighted with Tukey's biweight (``TUKEY_C``): frames far off the fit
+            get no weight at all.
         subtract_at: (T, 3) the pose at which the fitted leak is subtracted, when it is not ``pose_rad``
             (the second fit: the pose across an expression taken from either side of it, see
             :func:`pose_across`).
@@ -116,14 +123,21 @@ def remove_pose_coupling(
     a_fit, y = a[ok], x[ok] - np.median(x[neutral_rows], axis=0)
     w = np.ones((len(y), y.shape[1]))
     coef = np.zeros((a.shape[1], y.shape[1]))
-    for _ in range(iterations):
+    rounds = iterations + redescending
+    for k in range(rounds):
         for j in range(y.shape[1]):  # one weighted least squares per feature
             sw = np.sqrt(w[:, j])
             coef[:, j] = np.linalg.lstsq(a_fit * sw[:, None], y[:, j] * sw, rcond=None)[0]
+        if k == rounds - 1:
+            break
         r = y - a_fit @ coef
         scale = 1.4826 * np.median(np.abs(r), axis=0) + 1e-9
-        u = np.abs(r) / (HUBER_K * scale)
-        w = np.where(u <= 1.0, 1.0, 1.0 / np.maximum(u, 1e-9))
+        if k < iterations:
+            u = np.abs(r) / (HUBER_K * scale)
+            w = np.where(u <= 1.0, 1.0, 1.0 / np.maximum(u, 1e-9))
+        else:
+            u = np.abs(r) / (TUKEY_C * scale)
+            w = np.where(u < 1.0, (1.0 - u**2) ** 2, 0.0)
     if subtract_at is not None:
         at = np.asarray(subtract_at, np.float64)
         a = pose_terms(np.where(np.isfinite(at), at, zero), zero, t_s)
