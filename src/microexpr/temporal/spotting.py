@@ -25,7 +25,7 @@ stretch, so the same settings work at 30 and at 200 fps. Per frame:
    robust spread (median and 1.4826 x MAD, so a movement caught in a short clip's neutral stretch does not
    raise it) and the robust spread of the trailing ``noise_window_ms``, never below
    ``min_level`` (FACS trace), nor below ``au_min_level`` for the AUs listed there (AU23 and AU09: 2,
-   AU05: 1.5).
+   AU05 and AU25: 1.5).
 5. **events**: each AU's ratio to its threshold, a blink's recovery tail taken out (``blink_recovery_ms``). An
    event starts when an AU crosses its threshold, at the frame where that AU rose above ``release`` x
    threshold, and lasts while any AU that crossed its threshold in it stays above ``release`` x threshold
@@ -71,8 +71,9 @@ class SpotOptions:
     # ... or, for an AU whose measure responds at trace level to noise, never below this level: AU23's
     # lip-thickness rule reaches 1 on sub-pixel noise when the lips stretch (AU20, AU14) or the head moves;
     # AU05's lid rise is 0.6 px at intensity 5 for a 90 px inter-ocular distance; AU09's nose-side flow reads
-    # about 1 under a slow 1.5 degree head turn and holds neighbouring expressions together
-    au_min_level: tuple[tuple[str, float], ...] = (("AU23", 2.0), ("AU05", 1.5), ("AU09", 2.0))
+    # about 1 under a slow 1.5 degree head turn and holds neighbouring expressions together; AU25's inner-lip
+    # gap reads up to 0.9 under a 1 degree nod and 1.8 as the lips stretch at a smile's onset
+    au_min_level: tuple[tuple[str, float], ...] = (("AU23", 2.0), ("AU05", 1.5), ("AU09", 2.0), ("AU25", 1.5))
     release: float = 0.5  # an event spans the frames above release x threshold around a peak (hysteresis)
     merge_gap_ms: float = 60.0  # dips shorter than this inside one movement are bridged
     bridge_ms: float = 100.0  # untrusted stretches up to this long are interpolated; longer ones break
