@@ -84,6 +84,11 @@ def test_a_macro_seen_rising_before_a_gap_and_going_on_after_it_is_one_macro(fps
     e = track.events[0]
     assert abs(e.onset_s - 2.0) < 0.15 and abs(e.offset_s - 3.6) < 0.2 and not e.truncated
     assert (track.state[~usable] == EXCLUDED).all()  # the frames table still says what was not seen
+    # a second gap cuts it again before its end: still one macro, marked truncated at the last frame seen
+    cut_again = usable & ~((t >= 3.2) & (t < 4.0))
+    track = spot_face(0, np.arange(len(t)), t, au, cut_again, neutral)
+    assert [(e.kind, e.truncated) for e in track.events] == [("macro", True)]
+    assert abs(track.events[0].onset_s - 2.0) < 0.15 and track.events[0].offset_s < 3.2
 
     # a gap longer than join_gap_ms: the part after it may be another expression, so nothing is reported
     t, au = _series(fps, [(2, 2.0, 4.4, 3.0)])

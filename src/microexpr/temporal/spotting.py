@@ -506,7 +506,7 @@ class FaceSpotter:
             involved = involved[involved != AU45]
         cut_before, self._cut = self._cut, None
         if run.after_gap and cut_before is not None and kind != "blink":
-            joined = self._joined(cut_before, run)
+            joined = self._joined(cut_before, run, cut)
             if joined is not None:
                 return joined
         if cut and kind != "macro" and not run.after_gap:
@@ -520,10 +520,11 @@ class FaceSpotter:
             return []
         return [self._event(kind, on, apex, off, run.peak, involved, cut)]
 
-    def _joined(self, before: _Run, after: _Run) -> list[Event] | None:
-        """``before`` (cut by a gap, dropped) and ``after`` (a macro-expression that began in the gap) as one
-        macro-expression across the gap, when the gap is at most ``join_gap_ms`` and they share an AU: its onset
-        was seen before the gap and it lasted longer than a micro-expression after it. None otherwise."""
+    def _joined(self, before: _Run, after: _Run, cut: bool) -> list[Event] | None:
+        """``before`` (cut by a gap and dropped) and ``after`` (begun in the gap) as one macro-expression across
+        the gap, when the gap is at most ``join_gap_ms``, they share an AU, and from the onset seen before the gap
+        to the offset seen after it they last longer than a micro-expression. None otherwise. ``cut``: a gap cut
+        ``after`` too (the joined event is then ``truncated``)."""
         gap_ms = (after.start.t_s - before.last_active.t_s) * 1000.0
         total_ms = (after.last_active.t_s - before.start.t_s) * 1000.0
         if (
@@ -532,15 +533,16 @@ class FaceSpotter:
             or not (before.aus & after.aus).any()
         ):
             return None
-        self.suppressed -= 1  # the part before the gap was counted when the gap cut it: it is not suppressed
         apex, peak, ratio = (
             (after.apex, after.peak, after.apex_ratio)
             if after.peak >= before.peak
             else (before.apex, before.peak, before.apex_ratio)
         )
-        assert apex is not None and ratio is not None
+        if apex is None or ratio is None:  # both runs closed with an apex; this only narrows the types
+            return None
+        self.suppressed -= 1  # the part before the gap was counted when the gap cut it: it is not suppressed
         involved = np.flatnonzero((ratio >= 1.0) & ~AU45_MASK)
-        return [self._event("macro", before.start, apex, after.last_active, peak, involved, False)]
+        return [self._event("macro", before.start, apex, after.last_active, peak, involved, cut)]
 
     def _event(
         self,
