@@ -77,8 +77,8 @@ class SpotOptions:
     release: float = 0.5  # an event spans the frames above release x threshold around a peak (hysteresis)
     merge_gap_ms: float = 60.0  # dips shorter than this inside one movement are bridged
     bridge_ms: float = 100.0  # untrusted stretches up to this long are interpolated; longer ones break
-    # an expression seen rising before a longer gap of at most this long, whose AUs are still on after it for
-    # longer than a micro-expression, is one macro-expression across the gap (its onset was seen, its kind is sure)
+    # an expression seen rising before a longer gap of at most this long and still on after it (an AU in common),
+    # lasting longer than a micro-expression in all, is one macro-expression across the gap (its onset was seen)
     join_gap_ms: float = 800.0
     settle_ms: float = 150.0  # frames this soon after an untrusted one are not trusted (filter recovery)
     min_duration_ms: float = 40.0  # shorter blips are noise
