@@ -39,6 +39,16 @@ def test_the_same_settings_find_the_same_events_at_any_frame_rate(fps):
     assert abs(events[0].apex_s - 2.15) <= 1.5 / fps + 0.02 and suppressed == 0
 
 
+def test_a_blink_begins_where_the_lids_do_not_where_a_brow_before_it_began():
+    """A faint brow lowering (under its threshold) already under way when the lids close, and dragged over its
+    threshold by them: the blink is the blink's, and it begins where AU45 rose."""
+    fps = 120
+    t, au = _series(fps, [(2, 1.8, 2.6, 0.8), (2, 2.1, 2.35, 1.5), (16, 2.2, 2.35, 5.0)])
+    track = spot_face(0, np.arange(len(t)), t, au, np.ones(len(t), bool), np.flatnonzero(t < 1.5))
+    assert [(e.kind, e.au_codes) for e in track.events] == [("blink", ("AU45",))], track.events
+    assert abs(track.events[0].onset_s - 2.2) < 0.05  # the brow was over half its threshold 225 ms earlier
+
+
 def test_frames_marked_unusable_cannot_carry_an_event():
     t, au = _series(60, [(8, 2.0, 2.3, 1.5)])
     usable = ~((t > 1.9) & (t < 2.4))  # e.g. a flash or a fast head turn

@@ -439,8 +439,11 @@ class FaceSpotter:
                     # a blink inside a longer expression ends it (the blink is not its apex)
                     out += self._close(cut=False)
                     run, self._since[AU45] = None, since45
-                else:  # a shorter run leading into a blink is the lids starting to move: it is the blink's
+                else:  # a shorter run leading into a blink is the lids starting to move: it is the blink's,
+                    # from where AU45 rose (not where another AU began to rise: a brow lowered before it)
                     run.aus[:] = False
+                    if since45 is not None and since45.t_s > run.start.t_s:
+                        run.start = since45
         if run is None and crossing.any():
             # an event starts where the AU that crossed its threshold first rose above release: activity of
             # other AUs below their thresholds neither starts an event nor holds one open
